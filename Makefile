@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   -- installs into .venv, then runs the main job on the embedded default
+#   make test   -- installs into .venv (with test tools), then runs ruff and the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip setuptools wheel
+	# CPU build of torch (the wheel on this machine's disk; elsewhere pip fetches it)
+	$(PY) -m pip install "torch==2.13.0" || $(PY) -m pip install "torch>=2.1" --index-url https://download.pytorch.org/whl/cpu
+	$(PY) -m pip install numpy cython
+	# xtcocotools (CrowdPose evaluation) must be built against numpy 2 from source
+	$(PY) -m pip install --no-binary xtcocotools --no-build-isolation xtcocotools
+	$(PY) -m pip install -e ".[dev,export,crowdpose]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/litepose demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

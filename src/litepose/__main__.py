@@ -1,0 +1,5 @@
+import sys
+
+from litepose.cli import main
+
+sys.exit(main())
