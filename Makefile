@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/litepose demo
+	$(VENV)/bin/litepose info
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
