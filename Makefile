@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/litepose info
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
