@@ -1,0 +1,1 @@
+"""Training data: COCO-format keypoint datasets, paper augmentation, targets and synthetic crowds."""

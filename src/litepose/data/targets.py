@@ -1,0 +1,106 @@
+"""Training targets (reference §4.3): Gaussian heatmaps and packed joint indices for the tag loss.
+
+Both functions take joints already mapped into the pixels of one square output map of side ``res``.
+As in the official generators, a joint's pixel is its coordinates **truncated toward zero** (Python's
+``int``), so a joint at ``x = -0.5`` still lands on column 0; a joint is used only if ``v > 0`` and its
+truncated position lies in ``[0, res)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["gaussian_kernel", "pack_joints", "render_heatmaps"]
+
+
+@lru_cache(maxsize=8)
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """The official ``(6σ+3) × (6σ+3)`` Gaussian with its peak (1.0) at ``(3σ+1, 3σ+1)``; 15×15 for σ = 2.
+
+    The array is shared between calls; do not modify it.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    size = 6 * sigma + 3
+    x = np.arange(0, size, 1, dtype=np.float64)
+    y = x[:, None]
+    c = 3 * sigma + 1
+    g = np.exp(-((x - c) ** 2 + (y - c) ** 2) / (2 * sigma**2)).astype(np.float32)
+    g.setflags(write=False)
+    return g
+
+
+def _truncated_pixels(joints: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Truncated integer ``x, y`` and the mask of joints used as targets (``v > 0``, finite, in bounds)."""
+    xy = joints[..., :2]
+    finite = np.isfinite(xy).all(axis=-1)
+    t = np.trunc(np.where(finite[..., None], xy, -1.0))
+    x, y = t[..., 0].astype(np.int64), t[..., 1].astype(np.int64)
+    valid = finite & (joints[..., 2] > 0) & (x >= 0) & (y >= 0) & (x < res) & (y < res)
+    return x, y, valid
+
+
+def render_heatmaps(joints: np.ndarray, res: int, sigma: float = 2.0) -> np.ndarray:
+    """Ground-truth heatmaps of one output resolution (official ``HeatmapGenerator``).
+
+    Each used joint stamps the :func:`gaussian_kernel` centred on its truncated pixel into its joint's
+    channel; overlapping people merge by an element-wise maximum.
+
+    Shapes:
+        joints ``(N, J, 3)`` ``(x, y, v)`` in output-map pixels -> heatmaps ``(J, res, res)`` float32.
+    """
+    joints = np.asarray(joints, dtype=np.float32)
+    if joints.ndim != 3 or joints.shape[2] != 3:
+        raise ValueError(f"render_heatmaps: joints must be (N, J, 3), got {joints.shape}")
+    num_joints = joints.shape[1]
+    hms = np.zeros((num_joints, res, res), dtype=np.float32)
+    if joints.shape[0] == 0:
+        return hms
+    g = gaussian_kernel(float(sigma))
+    x, y, valid = _truncated_pixels(joints, res)
+    # The kernel's box starts 3σ+1 left of/above the pixel (official ``ul``); its side is the kernel's.
+    lo_off = int(np.round(-3 * sigma - 1))
+    hi_off = lo_off + g.shape[0]
+    for n, k in zip(*np.nonzero(valid), strict=True):
+        px, py = int(x[n, k]), int(y[n, k])
+        ul_x, ul_y = px + lo_off, py + lo_off
+        br_x, br_y = px + hi_off, py + hi_off
+        x0, x1 = max(0, ul_x), min(br_x, res)
+        y0, y1 = max(0, ul_y), min(br_y, res)
+        patch = g[y0 - ul_y:y1 - ul_y, x0 - ul_x:x1 - ul_x]
+        np.maximum(hms[k, y0:y1, x0:x1], patch, out=hms[k, y0:y1, x0:x1])
+    return hms
+
+
+def pack_joints(joints: np.ndarray, res: int, max_people: int) -> np.ndarray:
+    """Joint indices for the associative-embedding loss (official ``JointsGenerator``).
+
+    For person ``n`` (in input order) the used joints are packed contiguously from slot 0 (slot
+    ``tot``, not slot ``k``) as ``(k·res² + y·res + x, 1)``: the index addresses the flattened
+    ``(J, res, res)`` tag map. Unused slots are ``(0, 0)``.
+
+    Shapes:
+        joints ``(N, J, 3)`` in output-map pixels, ``N <= max_people`` -> ``(max_people, J, 2)`` int64.
+
+    Raises:
+        ValueError: if there are more than ``max_people`` people; choosing whom to keep is the
+            caller's job (:class:`~litepose.data.dataset.KeypointDataset` keeps the largest).
+    """
+    joints = np.asarray(joints, dtype=np.float32)
+    if joints.ndim != 3 or joints.shape[2] != 3:
+        raise ValueError(f"pack_joints: joints must be (N, J, 3), got {joints.shape}")
+    num_people, num_joints = joints.shape[:2]
+    if num_people > max_people:
+        raise ValueError(f"pack_joints: {num_people} people > max_people={max_people}; select people first")
+    out = np.zeros((max_people, num_joints, 2), dtype=np.int64)
+    if num_people == 0:
+        return out
+    x, y, valid = _truncated_pixels(joints, res)
+    slots = np.cumsum(valid, axis=1) - 1
+    n_idx, k_idx = np.nonzero(valid)
+    s_idx = slots[n_idx, k_idx]
+    out[n_idx, s_idx, 0] = k_idx * res * res + y[n_idx, k_idx] * res + x[n_idx, k_idx]
+    out[n_idx, s_idx, 1] = 1
+    return out

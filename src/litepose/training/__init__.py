@@ -1,0 +1,1 @@
+"""Training: losses, configuration, the trainer loop and checkpoints."""

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from litepose.data.targets import gaussian_kernel, pack_joints, render_heatmaps
+
+
+def _joints(*people: list[tuple[float, float, float]]) -> np.ndarray:
+    return np.array(people, dtype=np.float32)
+
+
+def test_gaussian_kernel_is_the_official_15x15() -> None:
+    g = gaussian_kernel(2.0)
+    assert g.shape == (15, 15)
+    assert g[7, 7] == 1.0 and g.max() == 1.0
+    np.testing.assert_allclose(g, g.T)
+    np.testing.assert_allclose(g[7, 9], np.exp(-4 / 8), rtol=1e-6)
+    with pytest.raises(ValueError):
+        gaussian_kernel(0.0)
+
+
+def test_render_heatmaps_peak_at_truncated_joint_and_exact_values() -> None:
+    res = 32
+    joints = _joints([(10.7, 20.3, 2), (0, 0, 0)])
+    hm = render_heatmaps(joints, res, sigma=2.0)
+    assert hm.shape == (2, res, res) and hm.dtype == np.float32
+    assert np.unravel_index(hm[0].argmax(), hm[0].shape) == (20, 10)
+    assert hm[0, 20, 10] == 1.0
+    assert not hm[1].any()  # v = 0 is skipped
+    yy, xx = np.mgrid[0:res, 0:res]
+    expected = np.exp(-((xx - 10) ** 2 + (yy - 20) ** 2) / 8.0)
+    window = (abs(xx - 10) <= 7) & (abs(yy - 20) <= 7)  # the 15x15 box only
+    np.testing.assert_allclose(hm[0], np.where(window, expected, 0.0), atol=1e-6)
+
+
+def test_render_heatmaps_merges_people_by_max_and_clips_at_borders() -> None:
+    res = 16
+    joints = _joints([(3, 3, 2)], [(5, 3, 1)], [(0.2, 15.9, 2)])
+    hm = render_heatmaps(joints, res)
+    assert hm[0, 3, 3] == 1.0 and hm[0, 3, 5] == 1.0
+    assert hm[0, 3, 4] == pytest.approx(np.exp(-1 / 8), rel=1e-6)  # max of the two, not the sum
+    assert hm[0, 15, 0] == 1.0  # corner joint: the kernel is clipped, not shifted
+
+
+def test_render_heatmaps_skips_out_of_bounds_with_official_truncation() -> None:
+    res = 8
+    hm = render_heatmaps(_joints([(8.0, 2, 2)], [(3, -1.2, 2)], [(np.nan, 1, 2)]), res)
+    assert not hm.any()
+    # int(-0.5) == 0 in the official code: the joint is kept, on column 0
+    hm = render_heatmaps(_joints([(-0.5, 2.9, 2)]), res)
+    assert hm[0, 2, 0] == 1.0
+
+
+def test_render_heatmaps_empty() -> None:
+    assert render_heatmaps(np.zeros((0, 5, 3)), 8).shape == (5, 8, 8)
+    with pytest.raises(ValueError):
+        render_heatmaps(np.zeros((2, 5)), 8)
+
+
+def test_pack_joints_layout_uses_slot_tot() -> None:
+    res = 10
+    joints = _joints(
+        [(1.5, 2.5, 2), (0, 0, 0), (9.9, 9.9, 1), (12, 1, 2)],  # joint 1 unlabelled, joint 3 outside
+        [(0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0)],
+        [(4, 5, 2), (6, 7, 2), (0, 0, 0), (3, 3, 2)],
+    )
+    out = pack_joints(joints, res, max_people=5)
+    assert out.shape == (5, 4, 2) and out.dtype == np.int64
+    np.testing.assert_array_equal(out[0], [[0 * 100 + 2 * 10 + 1, 1], [2 * 100 + 9 * 10 + 9, 1], [0, 0], [0, 0]])
+    assert not out[1].any()
+    np.testing.assert_array_equal(out[2], [[5 * 10 + 4, 1], [100 + 7 * 10 + 6, 1], [300 + 33, 1], [0, 0]])
+    assert not out[3:].any()
+
+
+def test_pack_joints_index_addresses_the_flat_tag_map() -> None:
+    rng = np.random.default_rng(0)
+    res, num_j = 16, 6
+    joints = np.concatenate([rng.uniform(0, res, (3, num_j, 2)), rng.integers(0, 3, (3, num_j, 1))], axis=2)
+    out = pack_joints(joints, res, max_people=3)
+    tag = np.arange(num_j * res * res).reshape(num_j, res, res)
+    for n in range(3):
+        used = [k for k in range(num_j) if joints[n, k, 2] > 0]
+        got = tag.reshape(-1)[out[n, : len(used), 0]]
+        want = [tag[k, int(joints[n, k, 1]), int(joints[n, k, 0])] for k in used]
+        np.testing.assert_array_equal(got, want)
+        assert out[n, : len(used), 1].all() and not out[n, len(used):].any()
+
+
+def test_pack_joints_rejects_too_many_people() -> None:
+    with pytest.raises(ValueError, match="max_people"):
+        pack_joints(np.ones((4, 2, 3)), 8, max_people=3)
+    assert pack_joints(np.zeros((0, 2, 3)), 8, max_people=3).shape == (3, 2, 2)
