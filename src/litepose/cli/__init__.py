@@ -17,6 +17,7 @@ from litepose import __version__
 COMMANDS: dict[str, str] = {
     "info": "litepose.cli.info",
     "convert": "litepose.cli.convert",
+    "synth": "litepose.cli.synth",
 }
 
 
