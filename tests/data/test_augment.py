@@ -130,3 +130,13 @@ def test_warp_accepts_one_mask_per_output_and_checks_counts() -> None:
         warp_sample(img, [m1], np.zeros((0, 2, 3)), (20, 20), 0.2, 0, False, 32, (8, 16), (0, 1))
     with pytest.raises(ValueError, match="flip_index"):
         warp_sample(img, m1, np.zeros((1, 2, 3)), (20, 20), 0.2, 0, True, 32, (8, 16), (0,))
+
+
+def test_warp_keeps_joints_in_float64() -> None:
+    # centre (32, 32), scale 0.32 and a 64-pixel output make the exact identity affine
+    joints = np.array([[[63.9999999, 10.0, 2.0], [20.25, 63.9999999, 1.0]]], dtype=np.float64)
+    _, _, out = warp_sample(np.zeros((64, 64, 3), np.uint8), np.ones((64, 64)), joints, (32.0, 32.0), 0.32, 0.0,
+                            False, 64, (64,), (0, 1))
+    assert out[0].dtype == np.float64
+    np.testing.assert_array_equal(out[0], joints)
+    assert int(out[0][0, 0, 0]) == 63 and int(out[0][0, 1, 1]) == 63  # float32 would give 64 (off the map)

@@ -128,6 +128,7 @@ def test_crowdpose_sample_all_ones_mask_and_people(shared_data: Path) -> None:
     s = ds[0]
     assert [h.shape[0] for h in s["heatmaps"]] == [14, 14]
     assert ds.coco.imgs[106848]["crowdIndex"] == pytest.approx(0.33)
+    assert ds.mask_mode == "none"
 
 
 # ------------------------------------------------------------------------------------------ synthetic data
@@ -209,6 +210,72 @@ def test_crowd_rle_and_zero_keypoint_polygons_are_ignored(tmp_path: Path) -> Non
     sample = ds[0]
     small = sample["masks"][0]
     assert small.min() == 0.0 and small.max() == 1.0
+
+
+
+def _crowd_scene(tmp: Path, names: list[str], *, crowd_index: bool) -> Path:
+    """One 64x48 image: a person, a crowd RLE (x 40..60, y 5..25) and a zero-keypoint polygon person."""
+    h, w, j = 48, 64, len(names)
+    crowd = np.zeros((h, w), np.uint8, order="F")
+    crowd[5:25, 40:60] = 1
+    rle = mask_utils.encode(np.asfortranarray(crowd))
+    rle["counts"] = rle["counts"].decode("ascii")
+    kps = []
+    for k in range(j):
+        kps += [10 + k, 10 + k, 2]
+    anns = [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "keypoints": kps, "num_keypoints": j,
+             "bbox": [10, 10, j, j]},
+            {"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 1, "segmentation": rle, "keypoints": [0] * 3 * j,
+             "num_keypoints": 0, "bbox": [40, 5, 20, 20]},
+            {"id": 3, "image_id": 1, "category_id": 1, "iscrowd": 0, "keypoints": [0] * 3 * j, "num_keypoints": 0,
+             "segmentation": [[2.0, 30.0, 20.0, 30.0, 20.0, 45.0, 2.0, 45.0]], "bbox": [2, 30, 18, 15]}]
+    ann = _write(tmp, [(1, w, h)], anns, category={"id": 1, "name": "person", "keypoints": names})
+    if crowd_index:
+        data = json.loads(ann.read_text())
+        for img in data["images"]:
+            img["crowdIndex"] = 0.5
+        ann.write_text(json.dumps(data))
+    return ann
+
+
+def test_mask_mode_crowdpose_is_all_ones_and_coco_can_be_forced(tmp_path: Path) -> None:
+    # A CrowdPose-14 skeleton (no crowdIndex): the official CrowdPose dataset ignores nothing.
+    ann = _crowd_scene(tmp_path, list(CROWDPOSE.keypoint_names), crowd_index=False)
+    ds = KeypointDataset(ann, tmp_path / "images", input_size=64, train=False)
+    assert ds.skeleton is CROWDPOSE and ds.mask_mode == "none"
+    assert ds.ignore_mask(0, 48, 64).all()
+    assert all(m.min() == 1.0 for m in ds[0]["masks"])  # the 48x48 centre crop lies inside the image
+    forced = KeypointDataset(ann, tmp_path / "images", input_size=64, train=False, mask_mode="coco")
+    m = forced.ignore_mask(0, 48, 64)
+    assert not m[5:25, 40:60].any() and not m[31:44, 3:19].any() and m[:, 25:38].all()
+    assert all(m.min() == 0.0 for m in forced[0]["masks"])
+    # crowdIndex on the images selects "none" for any skeleton; without it a custom skeleton gets "coco".
+    d2, d3 = tmp_path / "ci", tmp_path / "plain"
+    d2.mkdir()
+    d3.mkdir()
+    with_ci = KeypointDataset(_crowd_scene(d2, NAMES, crowd_index=True), d2 / "images", input_size=64, train=False)
+    assert with_ci.mask_mode == "none" and with_ci.ignore_mask(0, 48, 64).all()
+    plain = KeypointDataset(_crowd_scene(d3, NAMES, crowd_index=False), d3 / "images", input_size=64, train=False)
+    assert plain.mask_mode == "coco" and not plain.ignore_mask(0, 48, 64)[5:25, 40:60].any()
+    none = KeypointDataset(_crowd_scene(d3, NAMES, crowd_index=False), d3 / "images", input_size=64, train=False,
+                           mask_mode="none")
+    assert none.ignore_mask(0, 48, 64).all()
+    with pytest.raises(ValueError, match="mask_mode"):
+        KeypointDataset(ann, tmp_path / "images", mask_mode="crowdpose")
+
+
+def test_keypoints_stay_float64_to_the_targets(tmp_path: Path) -> None:
+    # 64x64 image, validation crop: the stride-4/2 maps are x/4 and x/2 exactly. float32(63.9999999) == 64.0
+    # would push the joint off both maps; the official float64 truncation keeps it on the last column.
+    ann = _write(tmp_path, [(1, 64, 64)], [_person(1, 1, [(63.9999999, 30), (10, 10), (20, 20), (30, 30)])])
+    ds = KeypointDataset(ann, tmp_path / "images", input_size=64, train=False)
+    joints = ds._records[0].joints
+    assert joints.dtype == np.float64 and joints[0, 0, 0] == 63.9999999
+    sample = ds[0]
+    for hm, packed, res in zip(sample["heatmaps"], sample["joints"], (16, 32), strict=True):
+        y = 30 * res // 64
+        assert hm[0, y, res - 1] == 1.0
+        assert packed[0, 0].tolist() == [y * res + res - 1, 1]
 
 
 def test_more_than_max_people_keeps_the_largest_and_warns_once(tmp_path: Path) -> None:

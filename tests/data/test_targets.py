@@ -91,3 +91,58 @@ def test_pack_joints_rejects_too_many_people() -> None:
     with pytest.raises(ValueError, match="max_people"):
         pack_joints(np.ones((4, 2, 3)), 8, max_people=3)
     assert pack_joints(np.zeros((0, 2, 3)), 8, max_people=3).shape == (3, 2, 2)
+
+
+def _official_heatmaps(joints: np.ndarray, res: int, sigma: float) -> np.ndarray:
+    """A plain re-statement of the official ``HeatmapGenerator`` (kernel once, per-joint rounded box)."""
+    size = 6 * sigma + 3
+    xs = np.arange(0, size, 1, float)
+    ys = xs[:, None]
+    x0 = y0 = 3 * sigma + 1
+    g = np.exp(-((xs - x0) ** 2 + (ys - y0) ** 2) / (2 * sigma**2))
+    hms = np.zeros((joints.shape[1], res, res), dtype=np.float32)
+    for person in joints:
+        for idx, pt in enumerate(person):
+            if pt[2] <= 0:
+                continue
+            x, y = int(pt[0]), int(pt[1])
+            if x < 0 or y < 0 or x >= res or y >= res:
+                continue
+            ul = int(np.round(x - 3 * sigma - 1)), int(np.round(y - 3 * sigma - 1))
+            br = int(np.round(x + 3 * sigma + 2)), int(np.round(y + 3 * sigma + 2))
+            c, d = max(0, -ul[0]), min(br[0], res) - ul[0]
+            a, b = max(0, -ul[1]), min(br[1], res) - ul[1]
+            cc, dd = max(0, ul[0]), min(br[0], res)
+            aa, bb = max(0, ul[1]), min(br[1], res)
+            hms[idx, aa:bb, cc:dd] = np.maximum(hms[idx, aa:bb, cc:dd], g[a:b, c:d])
+    return hms
+
+
+@pytest.mark.parametrize("sigma", [1.5, 2.0, 2.5])
+def test_render_heatmaps_matches_the_official_box_for_any_sigma(sigma: float) -> None:
+    rng = np.random.default_rng(7)
+    res = 24
+    # Even and odd pixels (a non-integer sigma's round-half-even box depends on the parity), borders included.
+    xy = rng.uniform(-2, res + 2, (6, 5, 2))
+    xy[0, :, 0] = [0.3, 1.7, 2.2, res - 1.5, res - 0.2]
+    xy[1, :, 1] = [0.1, 1.9, 11.5, 12.5, res - 1.1]
+    v = rng.integers(0, 3, (6, 5, 1)).astype(np.float64)
+    v[:2] = 2
+    joints = np.concatenate([xy, v], axis=2)
+    got = render_heatmaps(joints, res, sigma)
+    want = _official_heatmaps(joints, res, sigma)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    # an odd pixel p with sigma 1.5: round(p - 5.5) rounds up to even, so the box is [p-5, p+7), not [p-6, p+6)
+    if sigma == 1.5:
+        hm = render_heatmaps(np.array([[[11.0, 11.0, 2.0]]]), res, sigma)
+        assert hm[0, 11, 6:18].all() and not hm[0, 11, :6].any() and not hm[0, 11, 18:].any()
+
+
+def test_joints_are_truncated_in_float64() -> None:
+    # float32(63.9999999) == 64.0, which would leave the 64-pixel map; the official int() gives 63.
+    joints = np.array([[[63.9999999, 10.0, 2.0], [5.0, 63.9999999, 2.0]]], dtype=np.float64)
+    hm = render_heatmaps(joints, 64)
+    assert hm[0, 10, 63] == 1.0 and hm[1, 63, 5] == 1.0
+    packed = pack_joints(joints, 64, max_people=2)
+    np.testing.assert_array_equal(packed[0], [[10 * 64 + 63, 1], [64 * 64 + 63 * 64 + 5, 1]])

@@ -99,9 +99,10 @@ def warp_sample(image: np.ndarray, masks: np.ndarray | Sequence[np.ndarray], joi
         image ``(H, W, C)`` uint8 -> ``(S, S, C)`` with ``S = input_size``;
         masks: one ``(H, W)`` array (1 = use, 0 = ignore; bool, uint8 0/1 or float), shared by every
         output size, or one per output size -> a tuple of ``(r, r)`` float32 0/1 maps;
-        joints ``(N, J, 3)`` ``(x, y, v)`` in original pixels -> a tuple of ``(N, J, 3)`` float32 arrays in
+        joints ``(N, J, 3)`` ``(x, y, v)`` in original pixels -> a tuple of ``(N, J, 3)`` float64 arrays in
         the pixels of each output map ``r`` (v unchanged; joints that leave the map are kept, the
-        target generators drop them).
+        target generators drop them). They stay float64, as in the official code, because the target
+        generators truncate them to pixels: a float32 round trip moves e.g. ``63.9999999`` to ``64``.
 
     Args:
         center: crop centre in original pixels.
@@ -118,7 +119,7 @@ def warp_sample(image: np.ndarray, masks: np.ndarray | Sequence[np.ndarray], joi
         mask_list = list(masks)
         if len(mask_list) != len(output_sizes):
             raise ValueError(f"warp_sample: {len(mask_list)} masks for {len(output_sizes)} output sizes")
-    joints = np.asarray(joints, dtype=np.float32)
+    joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[2] != 3:
         raise ValueError(f"warp_sample: joints must be (N, J, 3), got {joints.shape}")
     if flip and len(flip_index) != joints.shape[1]:
@@ -139,11 +140,12 @@ def warp_sample(image: np.ndarray, masks: np.ndarray | Sequence[np.ndarray], joi
         mask_r = (warped > 127).astype(np.float32)  # u8/255 > 0.5  <=>  u8 >= 128
         joints_r = joints.copy()
         if joints.size:
-            joints_r[:, :, :2] = apply_affine(joints[:, :, :2], m).astype(np.float32)
+            joints_r[:, :, :2] = apply_affine(joints[:, :, :2], m)
         if flip:
             mask_r = np.ascontiguousarray(mask_r[:, ::-1])
             joints_r = joints_r[:, list(flip_index)]
-            joints_r[:, :, 0] = res - 1 - joints_r[:, :, 0]
+            # The official operation order, (res - x) - 1: it decides float64 roundings near a pixel edge.
+            joints_r[:, :, 0] = res - joints_r[:, :, 0] - 1
         out_masks.append(mask_r)
         out_joints.append(joints_r)
 

@@ -7,9 +7,10 @@ tensors, so PyTorch's default ``collate`` batches them.
 Official behaviour kept: images are read with OpenCV (``IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION``,
 which also turns grayscale and RGBA files into 3 channels) and converted to RGB; for training, images
 without any annotation are dropped; annotations are kept if ``iscrowd == 0`` or ``num_keypoints > 0``;
-the ignore mask covers crowd regions (RLE or polygons) and the polygons of people without keypoints,
-and is all ones when the JSON has none (CrowdPose has no segmentations, so its mask is all ones as in
-the official code).
+the ignore mask (``mask_mode="coco"``) covers crowd regions (RLE or polygons) and the polygons of people
+without keypoints; for CrowdPose (``mask_mode="none"``, chosen automatically for its JSON) it is all ones,
+as the official CrowdPose dataset never ignores anything. Keypoints stay float64 from the JSON to the
+target generators, as in the official code, so their truncation to pixels matches it.
 
 Fixes of official bugs: more than ``max_people`` people no longer crashes (reference §8.13): every
 person stays in the heatmaps and the largest ``max_people`` (by ``area``, else bbox area) get tag-loss
@@ -44,12 +45,13 @@ from torch.utils.data import Dataset
 
 from litepose.data.augment import AugmentConfig, random_affine_params, warp_sample
 from litepose.data.targets import pack_joints, render_heatmaps
-from litepose.skeleton import Skeleton, skeleton_from_coco_category
+from litepose.skeleton import CROWDPOSE, Skeleton, skeleton_from_coco_category
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "DatasetError", "KeypointDataset", "read_image_rgb"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MASK_MODES", "DatasetError", "KeypointDataset", "read_image_rgb"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+MASK_MODES = ("coco", "none")
 
 _MEAN = np.array(IMAGENET_MEAN, dtype=np.float32)
 _INV_STD_255 = (1.0 / (255.0 * np.array(IMAGENET_STD, dtype=np.float32))).astype(np.float32)
@@ -72,9 +74,10 @@ def read_image_rgb(path: str | Path) -> np.ndarray | None:
 class _Record:
     """What ``__getitem__`` needs about one image, precomputed at load time.
 
-    ``joints`` holds the people with at least one labelled keypoint, ``(N, J, 3)`` in original pixels;
+    ``joints`` holds the people with at least one labelled keypoint, ``(N, J, 3)`` float64 in original
+    pixels;
     ``keep`` indexes the (at most ``max_people``) largest of them, who get tag-loss slots;
-    ``mask_anns`` are the annotations whose regions are ignored.
+    ``mask_anns`` are the annotations whose regions are ignored (none with ``mask_mode="none"``).
     """
 
     image_id: int
@@ -102,6 +105,12 @@ class KeypointDataset(Dataset):
         skip_bad: skip (and count in :attr:`skipped`) bad annotations, images that hold one, and
             missing or unreadable image files, instead of raising :class:`DatasetError`.
         seed: makes the augmentation a function of ``(seed, epoch, index)``; see the module docstring.
+        mask_mode: the ignore mask. ``"coco"``: crowd regions (RLE or polygons, or a crowd ``bbox`` without
+            segmentation) and people with zero keypoints are ignored (official COCO); ``"none"``: all
+            ones (official CrowdPose); ``None`` (default): ``"none"`` if the JSON's images carry
+            ``crowdIndex`` or the skeleton is CrowdPose-14, else ``"coco"``. The mask's shape always comes
+            from the decoded image, never from the JSON's ``width``/``height`` (some CrowdPose JSON
+            releases swap them).
 
     Each item is a dict (shapes for ``S = input_size``, ``J`` joints, ``P = max_people``):
 
@@ -115,6 +124,7 @@ class KeypointDataset(Dataset):
         coco: the pycocotools ``COCO`` object (the cleaned annotations, for evaluation).
         image_ids: ids of the images this dataset yields, in order.
         skeleton: the keypoint layout.
+        mask_mode: the resolved ignore-mask mode, ``"coco"`` or ``"none"``.
         skipped: counts of what ``skip_bad`` skipped: ``annotations``, ``images`` (dropped because of a
             bad annotation or a missing file) and ``unreadable`` (failed to decode while loading; counted
             in the process that read them).
@@ -123,7 +133,7 @@ class KeypointDataset(Dataset):
     def __init__(self, ann_file: str | Path, image_dir: str | Path, skeleton: Skeleton | None = None, *,
                  input_size: int = 256, output_strides: Sequence[int] = (4, 2), train: bool = True,
                  augment: AugmentConfig | None = None, max_people: int = 30, sigma: float = 2.0,
-                 skip_bad: bool = False, seed: int | None = None) -> None:
+                 skip_bad: bool = False, seed: int | None = None, mask_mode: str | None = None) -> None:
         self.ann_file = Path(ann_file)
         self.image_dir = Path(image_dir)
         if not self.ann_file.is_file():
@@ -136,6 +146,8 @@ class KeypointDataset(Dataset):
                              f"stride {strides}")
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
+        if mask_mode is not None and mask_mode not in MASK_MODES:
+            raise ValueError(f"mask_mode must be one of {MASK_MODES} or None (auto), got {mask_mode!r}")
         self.input_size = int(input_size)
         self.output_strides = strides
         self.output_sizes = tuple(self.input_size // s for s in strides)
@@ -151,6 +163,7 @@ class KeypointDataset(Dataset):
 
         raw = self._load_json()
         self.skeleton = self._resolve_skeleton(raw, skeleton)
+        self.mask_mode = mask_mode if mask_mode is not None else self._auto_mask_mode(raw)
         self.coco = self._build_coco(raw)
         self._records = self._build_records()
         self.image_ids = [r.image_id for r in self._records]
@@ -194,6 +207,13 @@ class KeypointDataset(Dataset):
                                    f"{len(c['keypoints'])} keypoints but skeleton {skeleton.name!r} "
                                    f"has {skeleton.num_keypoints}")
         return skeleton
+
+    def _auto_mask_mode(self, raw: Mapping[str, Any]) -> str:
+        """``"none"`` for CrowdPose (its images carry ``crowdIndex``, or the skeleton is CrowdPose-14)."""
+        crowdpose_json = any(isinstance(img, Mapping) and "crowdIndex" in img for img in raw["images"])
+        if crowdpose_json or self.skeleton.keypoint_names == CROWDPOSE.keypoint_names:
+            return "none"
+        return "coco"
 
     def _fail(self, message: str, n_more: int = 0) -> None:
         more = f" (and {n_more} more problem(s))" if n_more else ""
@@ -310,6 +330,7 @@ class KeypointDataset(Dataset):
         coco = self.coco
         j = self.skeleton.num_keypoints
         records: list[_Record] = []
+        coco_mask = self.mask_mode == "coco"
         for iid in list(coco.imgs):  # JSON order, as the official dataset
             anns = [a for a in coco.imgToAnns.get(iid, []) if self._in_kp_category(a)]
             if self.train and not anns:  # official: images without any annotation are not trained on
@@ -317,17 +338,18 @@ class KeypointDataset(Dataset):
             people, areas, mask_anns = [], [], []
             for a in anns:
                 kps = a.get("keypoints")
-                pts = (np.asarray(kps, dtype=np.float32).reshape(j, 3) if kps is not None
-                       else np.zeros((j, 3), np.float32))
+                # float64, as the official code: the targets truncate these coordinates to pixels.
+                pts = (np.asarray(kps, dtype=np.float64).reshape(j, 3) if kps is not None
+                       else np.zeros((j, 3), np.float64))
                 labelled = int((pts[:, 2] > 0).sum())
                 num_kps = a.get("num_keypoints", labelled)
                 crowd = bool(a.get("iscrowd", 0))
-                if crowd or num_kps == 0:
+                if coco_mask and (crowd or num_kps == 0):
                     mask_anns.append(a)
                 if (not crowd or num_kps > 0) and labelled > 0:  # official annotation filter
                     people.append(pts)
                     areas.append(_person_area(a, pts))
-            joints = np.stack(people) if people else np.zeros((0, j, 3), np.float32)
+            joints = np.stack(people) if people else np.zeros((0, j, 3), np.float64)
             keep = np.arange(len(people))
             if len(people) > self.max_people:
                 # The largest people get the slots; stable order among them, as annotated.
@@ -359,7 +381,11 @@ class KeypointDataset(Dataset):
         return img
 
     def ignore_mask(self, index: int, height: int, width: int) -> np.ndarray:
-        """``(H, W)`` uint8 mask of sample ``index``: 1 = use, 0 = crowd or keypoint-less person."""
+        """``(H, W)`` uint8 mask of sample ``index``: 1 = use, 0 = crowd or keypoint-less person.
+
+        Pass the decoded image's ``height, width`` (not the JSON's, which some CrowdPose releases swap).
+        With ``mask_mode="none"`` it is all ones.
+        """
         return _ignore_mask(self._records[index], height, width, self.ann_file)
 
     # ------------------------------------------------------------------ sample
@@ -391,7 +417,7 @@ class KeypointDataset(Dataset):
         raise DatasetError(f"{self.ann_file}: no readable image in the dataset")
 
     def _make_sample(self, rec: _Record, image: np.ndarray, index: int) -> dict[str, Any]:
-        h, w = image.shape[:2]
+        h, w = image.shape[:2]  # the decoded image's size, never the JSON's width/height
         mask = _ignore_mask(rec, h, w, self.ann_file)
         if self.train:
             center, scale, rot, flip = random_affine_params(self._rng(index), w, h, self.augment)

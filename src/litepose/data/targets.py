@@ -3,7 +3,8 @@
 Both functions take joints already mapped into the pixels of one square output map of side ``res``.
 As in the official generators, a joint's pixel is its coordinates **truncated toward zero** (Python's
 ``int``), so a joint at ``x = -0.5`` still lands on column 0; a joint is used only if ``v > 0`` and its
-truncated position lies in ``[0, res)``.
+truncated position lies in ``[0, res)``. Coordinates are truncated in float64 as the official code does:
+rounding them to float32 first would move e.g. ``63.9999999`` to ``64`` and change its pixel.
 """
 
 from __future__ import annotations
@@ -45,31 +46,33 @@ def _truncated_pixels(joints: np.ndarray, res: int) -> tuple[np.ndarray, np.ndar
 def render_heatmaps(joints: np.ndarray, res: int, sigma: float = 2.0) -> np.ndarray:
     """Ground-truth heatmaps of one output resolution (official ``HeatmapGenerator``).
 
-    Each used joint stamps the :func:`gaussian_kernel` centred on its truncated pixel into its joint's
-    channel; overlapping people merge by an element-wise maximum.
+    Each used joint stamps the :func:`gaussian_kernel` into its joint's channel over the official box
+    ``[round(p − 3σ − 1), round(p + 3σ + 2))`` around its truncated pixel ``p`` (NumPy's round half to
+    even, so for a non-integer σ the box depends on the parity of ``p``), clipped to the map; overlapping
+    people merge by an element-wise maximum.
 
     Shapes:
         joints ``(N, J, 3)`` ``(x, y, v)`` in output-map pixels -> heatmaps ``(J, res, res)`` float32.
     """
-    joints = np.asarray(joints, dtype=np.float32)
+    joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[2] != 3:
         raise ValueError(f"render_heatmaps: joints must be (N, J, 3), got {joints.shape}")
     num_joints = joints.shape[1]
     hms = np.zeros((num_joints, res, res), dtype=np.float32)
     if joints.shape[0] == 0:
         return hms
-    g = gaussian_kernel(float(sigma))
+    sigma = float(sigma)
+    g = gaussian_kernel(sigma)
     x, y, valid = _truncated_pixels(joints, res)
-    # The kernel's box starts 3σ+1 left of/above the pixel (official ``ul``); its side is the kernel's.
-    lo_off = int(np.round(-3 * sigma - 1))
-    hi_off = lo_off + g.shape[0]
+    # The official box, evaluated in the same float64 operation order (the int pixel minus 3σ, minus 1)
+    # so that half-way cases round identically; the box can be one pixel narrower than the kernel.
+    ul_x, ul_y = np.round(x - 3 * sigma - 1).astype(np.int64), np.round(y - 3 * sigma - 1).astype(np.int64)
+    br_x, br_y = np.round(x + 3 * sigma + 2).astype(np.int64), np.round(y + 3 * sigma + 2).astype(np.int64)
     for n, k in zip(*np.nonzero(valid), strict=True):
-        px, py = int(x[n, k]), int(y[n, k])
-        ul_x, ul_y = px + lo_off, py + lo_off
-        br_x, br_y = px + hi_off, py + hi_off
-        x0, x1 = max(0, ul_x), min(br_x, res)
-        y0, y1 = max(0, ul_y), min(br_y, res)
-        patch = g[y0 - ul_y:y1 - ul_y, x0 - ul_x:x1 - ul_x]
+        ux, uy, bx, by = int(ul_x[n, k]), int(ul_y[n, k]), int(br_x[n, k]), int(br_y[n, k])
+        x0, x1 = max(0, ux), min(bx, res)
+        y0, y1 = max(0, uy), min(by, res)
+        patch = g[y0 - uy:y1 - uy, x0 - ux:x1 - ux]
         np.maximum(hms[k, y0:y1, x0:x1], patch, out=hms[k, y0:y1, x0:x1])
     return hms
 
@@ -88,7 +91,7 @@ def pack_joints(joints: np.ndarray, res: int, max_people: int) -> np.ndarray:
         ValueError: if there are more than ``max_people`` people; choosing whom to keep is the
             caller's job (:class:`~litepose.data.dataset.KeypointDataset` keeps the largest).
     """
-    joints = np.asarray(joints, dtype=np.float32)
+    joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[2] != 3:
         raise ValueError(f"pack_joints: joints must be (N, J, 3), got {joints.shape}")
     num_people, num_joints = joints.shape[:2]
