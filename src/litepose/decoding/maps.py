@@ -1,0 +1,161 @@
+"""Network outputs -> heatmaps and tag maps, as the official test pipeline builds them (reference §5.2).
+
+Needs PyTorch (bilinear resizing is ``torch.nn.functional.interpolate``, ``align_corners=False``, as
+the official code); :mod:`litepose.decoding` loads it only on first use. The grouping itself
+(:func:`litepose.decoding.decode`) takes the NumPy versions of the returned maps.
+
+Per scale (:func:`outputs_to_maps`):
+
+1. the stride-4 output (``J`` heatmaps then ``J`` per-joint tags) is upsampled to the stride-2 size;
+2. heatmaps are the average of both stages, ``(up(out4)[:, :J] + out2[:, :J]) / 2``; tags come from
+   the stride-4 output only;
+3. flip test: the outputs for the flipped image are upsampled the same way, flipped back along W,
+   and both heatmap *and* tag channels are re-indexed by ``flip_index`` (tags are per joint);
+4. ``project_to=(H_r, W_r)``: each heatmap and tag map (plain and flipped separately) is resized to
+   the resized-input size (the official ``PROJECT2IMAGE``);
+5. heatmaps of the plain and flipped pass are averaged; tags are stacked on a last axis
+   (``L = 2`` with flip, else 1).
+
+Across scales (:func:`aggregate_scales`), processed from the largest scale down as the official
+loop does: heatmaps are summed (resized to the first one's size when sizes differ) and divided by
+the number of scales; tags come only from scale 1.0, or from the single scale when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["aggregate_scales", "outputs_to_maps"]
+
+
+def _resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+
+
+def _as_pair(outputs: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's ``(stride4, stride2)`` outputs as tensors (NamedTuple, tuple, list, or ONNX arrays)."""
+    try:
+        stride4, stride2 = outputs
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected the model's two outputs (stride4, stride2), got {type(outputs).__name__}") \
+            from None
+    pair = tuple(torch.from_numpy(np.asarray(o)) if not isinstance(o, torch.Tensor) else o for o in (stride4, stride2))
+    for label, t in zip(("stride4", "stride2"), pair, strict=True):
+        if t.ndim != 4:
+            raise ValueError(f"{name}.{label}: expected shape [B, C, H, W], got {list(t.shape)}")
+    return pair[0], pair[1]
+
+
+def _single_pass(outputs: Any, num_joints: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage-averaged heatmaps ``[B, J, h2, w2]`` and tags ``[B, J, h2, w2]`` of one forward pass."""
+    stride4, stride2 = _as_pair(outputs, name)
+    if stride4.shape[1] != 2 * num_joints or stride2.shape[1] < num_joints:
+        raise ValueError(f"{name}: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels for "
+                         f"{num_joints} joints, got {stride4.shape[1]} and {stride2.shape[1]}")
+    if stride4.shape[0] != stride2.shape[0]:
+        raise ValueError(f"{name}: batch sizes differ ({stride4.shape[0]} vs {stride2.shape[0]})")
+    up = _resize(stride4, (stride2.shape[2], stride2.shape[3]))
+    heatmaps = (up[:, :num_joints] + stride2[:, :num_joints]) / 2
+    return heatmaps, up[:, num_joints:2 * num_joints]
+
+
+def outputs_to_maps(
+    outputs: Any,
+    num_joints: int,
+    flip_outputs: Any = None,
+    flip_index: Sequence[int] | None = None,
+    project_to: tuple[int, int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Heatmaps and tag maps of one test scale, with optional flip test and projection.
+
+    Args:
+        outputs: the model's ``(stride4 [B, 2J, H/4, W/4], stride2 [B, J, H/2, W/2])`` for the image.
+        num_joints: ``J``.
+        flip_outputs: the same for the horizontally flipped image, or None (no flip test).
+        flip_index: ``J`` joint indices, required with ``flip_outputs``.
+        project_to: ``(H_r, W_r)`` to resize the maps to (the resized input size), or None to keep
+            the stride-2 size.
+
+    Returns:
+        ``(heatmaps [B, J, H, W], tags [B, J, H, W, L])`` with ``L = 2`` under flip test, else 1.
+
+    Shapes:
+        stride4 ``[B, 2J, h, w]``, stride2 ``[B, J, 2h, 2w]`` -> ``[B, J, H, W]``, ``[B, J, H, W, L]``.
+    """
+    heatmaps, tags = _single_pass(outputs, num_joints, "outputs")
+    hm_list, tag_list = [heatmaps], [tags]
+    if flip_outputs is not None:
+        if flip_index is None:
+            raise ValueError("flip_index: required when flip_outputs are given")
+        index = [int(i) for i in flip_index]
+        if sorted(index) != list(range(num_joints)):
+            raise ValueError(f"flip_index: must be a permutation of 0..{num_joints - 1}, got {index}")
+        stride4, stride2 = _as_pair(flip_outputs, "flip_outputs")
+        up = torch.flip(_resize(stride4, (stride2.shape[2], stride2.shape[3])), [3])
+        back = torch.flip(stride2, [3])
+        if up.shape[1] != 2 * num_joints or back.shape[1] < num_joints:
+            raise ValueError(f"flip_outputs: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels")
+        flip_hm = (up[:, :num_joints][:, index] + back[:, :num_joints][:, index]) / 2
+        hm_list.append(flip_hm)
+        tag_list.append(up[:, num_joints:2 * num_joints][:, index])
+        if flip_hm.shape != heatmaps.shape:
+            raise ValueError(f"flip_outputs: map size {list(flip_hm.shape)} differs from outputs "
+                             f"{list(heatmaps.shape)}")
+    if project_to is not None:
+        size = (int(project_to[0]), int(project_to[1]))
+        hm_list = [_resize(h, size) for h in hm_list]
+        tag_list = [_resize(t, size) for t in tag_list]
+    heatmaps = (hm_list[0] + hm_list[1]) / 2.0 if len(hm_list) == 2 else hm_list[0]
+    return heatmaps, torch.stack(tag_list, dim=4)
+
+
+def aggregate_scales(per_scale: Sequence[tuple[Any, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Combine :func:`outputs_to_maps` results of several test scales (official ``aggregate_results``).
+
+    Args:
+        per_scale: ``(scale_factor, heatmaps [B, J, H, W], tags [B, J, H, W, L])`` per scale, or
+            ``(scale_factor, (heatmaps, tags))``.
+
+    Returns:
+        ``(heatmaps, tags)``: heatmaps summed over scales (largest scale first, each resized to the
+        first one's size when it differs) and divided by the number of scales; tags of scale 1.0
+        (or of the only scale), resized to that size when needed, concatenated on the last axis.
+    """
+    if not per_scale:
+        raise ValueError("per_scale: no scales given")
+    flat_items = []
+    for item in per_scale:
+        if len(item) == 2:  # (scale, (heatmaps, tags)), as outputs_to_maps returns the pair
+            scale, (heatmaps, tags) = item
+        elif len(item) == 3:
+            scale, heatmaps, tags = item
+        else:
+            raise ValueError("per_scale: each entry must be (scale, heatmaps, tags) or (scale, (heatmaps, tags))")
+        flat_items.append((float(scale), heatmaps, tags))
+    items = sorted(flat_items, key=lambda item: -item[0])  # stable: equal scales keep their order
+    final: torch.Tensor | None = None
+    tag_parts: list[torch.Tensor] = []
+    for scale, heatmaps, tags in items:
+        if scale == 1.0 or len(items) == 1:
+            if final is not None and tags.shape[2:4] != final.shape[2:4]:
+                b, j, h, w, dim = tags.shape
+                flat = tags.permute(0, 4, 1, 2, 3).reshape(b, dim * j, h, w)
+                flat = _resize(flat, (final.shape[2], final.shape[3]))
+                tags = flat.reshape(b, dim, j, final.shape[2], final.shape[3]).permute(0, 2, 3, 4, 1)
+            tag_parts.append(tags)
+        if final is None:
+            final = heatmaps
+        elif heatmaps.shape[2:] == final.shape[2:]:
+            final = final + heatmaps
+        else:
+            final = final + _resize(heatmaps, (final.shape[2], final.shape[3]))
+    if not tag_parts:
+        raise ValueError(f"per_scale: tags are taken from scale 1.0, which is missing from "
+                         f"{[s for s, _, _ in items]}")
+    assert final is not None
+    return final / float(len(items)), torch.cat(tag_parts, dim=4)
