@@ -184,3 +184,15 @@ def test_save_is_atomic_and_keeps_previous_on_failure(tmp_path: Path, monkeypatc
         save(model, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path: Path) -> None:
+    from litepose.io import atomic_write_text
+
+    target = tmp_path / "out.json"
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(target, "{}")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644

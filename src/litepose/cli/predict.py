@@ -1,0 +1,262 @@
+"""``litepose predict``: run a model on an image, a folder, a glob, a video file or a webcam.
+
+Outputs (all written atomically) go to ``--out DIR``:
+
+* images: ``DIR/<name>.<ext>`` annotated copies; with ``--json`` also ``DIR/predictions.json``, the
+  COCO results of every image (``image_id`` is the file stem when it is a number, as COCO and
+  CrowdPose name their files, else the image's index; each entry also carries ``file_name``);
+* video / webcam: ``DIR/<stem>.mp4`` annotated (mp4v); with ``--json`` also ``DIR/<stem>.jsonl``, one
+  line per frame: ``{"frame": i, "results": [COCO results with image_id = i]}``.
+
+Without ``--out``, ``--json`` prints the same JSON (or JSON Lines) to stdout. Progress, warnings and
+the summary line go to stderr. Unreadable images and non-image files are skipped with a warning;
+the exit code is non-zero only when nothing could be processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from litepose.cli import CliError
+
+HELP = "predict poses in an image, a folder, a glob, a video file or a webcam; draw and/or save JSON"
+
+# Output formats cv2.imencode writes for annotated images; anything else becomes .jpg.
+_ENCODABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *,
+                        model_required: bool = True) -> None:
+    """Options shared by ``predict`` and ``eval`` to build a :class:`~litepose.Predictor`."""
+    parser.add_argument("--model", required=model_required, default=None, metavar="NAME|CKPT",
+                        help="a checkpoint written by `litepose train`/`convert`, or a zoo name "
+                             "(litepose-xs|s|m|l: RANDOM weights, for smoke tests only)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    parser.add_argument("--no-flip", action="store_true", help="disable the flip test (faster, a little less accurate)")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
+                        help="test scales (default: 1.0; several must include 1.0)")
+    parser.add_argument("--input-size", type=int, default=None, metavar="N",
+                        help="network input size (short side); default: the model's own")
+    parser.add_argument("--joints", type=int, choices=(14, 17), default=None,
+                        help="joint count for a zoo NAME (14 CrowdPose, 17 COCO; default 17)")
+    parser.add_argument("--joint-order", choices=("official", "anatomical"), default="official",
+                        help="grouping order: the official one (parity) or the anatomical fix for CrowdPose")
+    parser.add_argument("--detection-threshold", type=float, default=0.1, metavar="T",
+                        help="heatmap value a joint needs to be a candidate (official: 0.1)")
+    parser.add_argument("--max-people", type=int, default=30, metavar="N",
+                        help="at most N people per image (official: 30)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE",
+                        help="an image, a folder of images, a quoted glob ('imgs/*.jpg'), a video file, "
+                             "or a webcam index (0)")
+    add_model_arguments(parser)
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="folder for annotated images / video (and JSON with --json)")
+    parser.add_argument("--json", action="store_true",
+                        help="write COCO results (DIR/predictions.json, or DIR/<video>.jsonl); to stdout without --out")
+    parser.add_argument("--threshold", type=float, default=0.1,
+                        help="joints below this confidence are not drawn (default 0.1)")
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N",
+                        help="stop after N frames of a video or webcam")
+
+
+@contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Show library warnings as one-line ``warning: ...`` messages instead of Python's format."""
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        from litepose.inference.predictor import RandomWeightsWarning
+
+        prefix = "WARNING" if issubclass(category, RandomWeightsWarning) else "warning"
+        print(f"{prefix}: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
+
+
+def build_predictor(args: argparse.Namespace, skeleton: Any = None) -> Any:
+    """A :class:`~litepose.Predictor` from the options of :func:`add_model_arguments`."""
+    import torch
+
+    from litepose.inference.predictor import Predictor
+    from litepose.models.checkpoint import CheckpointError
+
+    torch.set_grad_enabled(False)
+    if skeleton is None and args.joints is not None:
+        skeleton = args.joints
+    try:
+        return Predictor(args.model, device=args.device, flip_test=not args.no_flip, scales=tuple(args.scales),
+                         input_size=args.input_size, skeleton=skeleton, joint_order=args.joint_order,
+                         detection_threshold=args.detection_threshold, max_people=args.max_people)
+    except CheckpointError as err:
+        # The checkpoint report spans lines (missing keys, shapes, hint); the CLI reports one line.
+        raise CliError("; ".join(line.strip() for line in str(err).splitlines() if line.strip())) from None
+
+
+def _image_id(stem: str, index: int) -> int:
+    return int(stem) if stem.isdigit() else index
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate in used:
+        candidate = f"{Path(name).stem}_{k}{Path(name).suffix}"
+        k += 1
+    used.add(candidate)
+    return candidate
+
+
+def _write_image(path: Path, rgb: Any) -> None:
+    import cv2
+
+    from litepose.io import atomic_write_bytes
+
+    ok, buf = cv2.imencode(path.suffix, rgb[:, :, ::-1])
+    if not ok:
+        raise ValueError(f"{path}: cannot encode image")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def _progress(total: int | None, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img" if desc == "images" else "frame", file=sys.stderr,
+                disable=total == 1, dynamic_ncols=True, leave=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from litepose.inference.sources import open_source
+
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise CliError(f"--out {args.out}: exists and is not a folder")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CliError("--max-frames must be >= 1")
+    # FFmpeg prints its own diagnostics (e.g. "moov atom not found") for files it cannot open; the
+    # one-line error below says it already. Quiet unless the user asked otherwise.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    with _warnings_to_stderr():
+        source = open_source(args.source)
+        try:
+            predictor = build_predictor(args)
+            if source.kind == "images":
+                return _run_images(args, source, predictor)
+            return _run_stream(args, source, predictor)
+        finally:
+            source.close()
+
+
+def _summary(kind: str, done: int, people: int, seconds: float, where: str, failed: int = 0) -> None:
+    rate = f", {done / seconds:.1f}/s" if seconds > 0 and done else ""
+    failed_txt = f", {failed} skipped" if failed else ""
+    print(f"{done} {kind}{failed_txt}, {people} people, {seconds:.1f} s{rate}; {where}", file=sys.stderr, flush=True)
+
+
+def _run_images(args: argparse.Namespace, source: Any, predictor: Any) -> int:
+    from litepose.evaluation.results import write_results
+
+    results: list[dict[str, Any]] = []
+    used: set[str] = set()
+    done = failed = people = 0
+    start = time.perf_counter()
+    bar = _progress(source.total, "images")
+    try:
+        for frame in source:
+            bar.update(1)
+            if frame.image is None:
+                failed += 1
+                bar.write(f"warning: skipping {frame.error}", file=sys.stderr)
+                continue
+            try:
+                result = predictor(frame.image, keep_image=True)
+            except (ValueError, RuntimeError) as err:  # e.g. out of memory on a huge image
+                failed += 1
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                bar.write(f"warning: skipping {frame.path}: {first[:200]}", file=sys.stderr)
+                continue
+            done += 1
+            people += len(result)
+            if args.out is not None:
+                suffix = frame.path.suffix.lower() if frame.path and frame.path.suffix.lower() in _ENCODABLE else ".jpg"
+                name = _unique_name(frame.name + suffix, used)
+                _write_image(args.out / name, result.plot(threshold=args.threshold))
+            if args.json:
+                file_name = frame.path.name if frame.path else frame.name
+                for entry in result.to_coco(_image_id(frame.name, frame.index)):
+                    results.append({**entry, "file_name": file_name})
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    if done == 0:
+        raise CliError(f"{args.source}: nothing could be processed ({failed} image(s) unreadable or failed)")
+    where = "nothing written (use --out DIR)" if args.out is None else f"outputs in {args.out}"
+    if args.json:
+        if args.out is not None:
+            write_results(args.out / "predictions.json", results)
+        else:
+            json.dump(results, sys.stdout)
+            sys.stdout.write("\n")
+            where = "JSON on stdout"
+    _summary("images" if done != 1 else "image", done, people, seconds, where, failed)
+    return 0
+
+
+def _run_stream(args: argparse.Namespace, source: Any, predictor: Any) -> int:
+    from litepose.inference.sources import AtomicVideoWriter
+    from litepose.io import atomic_open
+
+    stem = source.stem
+    done = people = 0
+    start = time.perf_counter()
+    total = source.total
+    if args.max_frames is not None:
+        total = min(total, args.max_frames) if total else args.max_frames
+    bar = _progress(total, "frames")
+    # ExitStack: on any error the temporary video and JSON Lines files are removed, never half-published.
+    with contextlib.ExitStack() as stack:
+        stack.callback(bar.close)
+        writer = None
+        if args.out is not None:
+            writer = stack.enter_context(AtomicVideoWriter(args.out / f"{stem}.mp4", source.fps))
+        lines: IO[str] | None = None
+        if args.json:
+            lines = stack.enter_context(atomic_open(args.out / f"{stem}.jsonl", "w")) if args.out else sys.stdout
+        try:
+            for frame in source:
+                result = predictor(frame.image, keep_image=True)
+                done += 1
+                people += len(result)
+                bar.update(1)
+                if writer is not None:
+                    writer.write(result.plot(threshold=args.threshold))
+                if lines is not None:
+                    lines.write(json.dumps({"frame": frame.index, "results": result.to_coco(frame.index)}) + "\n")
+                if args.max_frames is not None and done >= args.max_frames:
+                    break
+        except KeyboardInterrupt:
+            if source.kind != "webcam":
+                raise
+            # Ctrl-C is how a webcam run ends: keep what was recorded.
+        if done == 0:
+            raise CliError(f"{args.source}: no frame could be read")
+        if writer is not None:
+            writer.commit()
+    seconds = time.perf_counter() - start
+    where = "nothing written (use --out DIR)" if args.out is None else f"outputs in {args.out}"
+    if args.json and args.out is None:
+        where = "JSON Lines on stdout"
+    _summary("frames" if done != 1 else "frame", done, people, seconds, where)
+    return 0

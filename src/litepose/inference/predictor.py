@@ -1,0 +1,354 @@
+"""The prediction API: images in, people (keypoints in original image pixels) out.
+
+:class:`Predictor` runs the official test pipeline (reference §5): for every test scale the §5.1
+resize, the network, the flipped run (both in one batch of two), the §5.2 maps (stage averaging,
+flip merge with the flip index, project-to-image at the resized-input resolution), the multi-scale
+aggregation, the official grouping (:func:`litepose.decode`), and the inverse of the resize affine.
+
+Example::
+
+    from litepose import Predictor
+    predictor = Predictor("runs/coco/best.pt")            # or an nn.Module, or a zoo name
+    result = predictor("people.jpg")
+    result.keypoints                                         # (N, J, 3): x, y, confidence
+    cv2.imwrite("out.jpg", result.plot(bgr=True))
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from litepose.evaluation.results import to_coco_results
+from litepose.geometry import test_resize_meta
+from litepose.inference.preprocess import load_image, preprocess, to_rgb_uint8
+from litepose.inference.visualize import draw_poses
+from litepose.skeleton import Skeleton, get_skeleton, load_skeleton
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["PoseResult", "Predictor", "RandomWeightsWarning", "bboxes_from_keypoints"]
+
+
+class RandomWeightsWarning(UserWarning):
+    """A model was built by zoo name without weights: its predictions are meaningless."""
+
+
+def bboxes_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
+    """``[min_x, min_y, w, h]`` over all joints of each person (the COCO results convention).
+
+    Shapes:
+        ``(N, J, 3)`` -> ``(N, 4)``.
+    """
+    kpts = np.asarray(keypoints, dtype=np.float64)
+    if kpts.shape[0] == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    lo = kpts[:, :, :2].min(axis=1)
+    hi = kpts[:, :, :2].max(axis=1)
+    return np.concatenate([lo, hi - lo], axis=1)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class PoseResult:
+    """The people found in one image.
+
+    Attributes:
+        keypoints: ``(N, J, 3)`` float ``(x, y, confidence)`` in original image pixels; confidence
+            is the joint's heatmap value (refined joints included).
+        scores: ``(N,)`` person scores (mean joint confidence before refine, as the official
+            code ranks people), sorted as the decoder returns them.
+        skeleton: the joint layout (for drawing and names).
+        bboxes: ``(N, 4)`` ``[x, y, w, h]`` over all joints, as in the COCO results.
+        image: the ``(H, W, 3)`` uint8 RGB input, kept for :meth:`plot` (``None`` if not kept).
+        path: the file the image came from, if any.
+
+    The arrays are read-only copies, so a result cannot change after it is made.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    skeleton: Skeleton
+    bboxes: np.ndarray = field(default=None)  # type: ignore[assignment]  # filled in __post_init__
+    image: np.ndarray | None = field(default=None, repr=False)
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        kpts = np.asarray(self.keypoints, dtype=np.float64)
+        if kpts.size == 0:
+            kpts = kpts.reshape(0, self.skeleton.num_keypoints, 3)
+        if kpts.ndim != 3 or kpts.shape[1:] != (self.skeleton.num_keypoints, 3):
+            raise ValueError(f"keypoints must be (N, {self.skeleton.num_keypoints}, 3), got {kpts.shape}")
+        scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+        if scores.shape[0] != kpts.shape[0]:
+            raise ValueError(f"{kpts.shape[0]} people but {scores.shape[0]} scores")
+        boxes = bboxes_from_keypoints(kpts) if self.bboxes is None else np.asarray(self.bboxes, np.float64)
+        object.__setattr__(self, "keypoints", _readonly(kpts))
+        object.__setattr__(self, "scores", _readonly(scores))
+        object.__setattr__(self, "bboxes", _readonly(boxes.reshape(-1, 4)))
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def plot(self, image: np.ndarray | None = None, *, threshold: float = 0.1, bgr: bool = False,
+             show_scores: bool = True) -> np.ndarray:
+        """Draw the skeletons on ``image`` (default: the stored input image).
+
+        Args:
+            image: ``(H, W, 3)`` uint8 RGB image of the same size as the input.
+            threshold: joints below this confidence are not drawn.
+            bgr: return BGR (ready for ``cv2.imwrite``) instead of RGB.
+            show_scores: write each person's score next to it.
+
+        Returns:
+            A new ``(H, W, 3)`` uint8 image, RGB unless ``bgr``.
+        """
+        base = self.image if image is None else to_rgb_uint8(image)
+        if base is None:
+            raise ValueError("PoseResult.plot: no image stored in this result; pass image=...")
+        drawn = draw_poses(base, self.keypoints, self.skeleton, self.scores if show_scores else None,
+                           threshold=threshold)
+        return np.ascontiguousarray(drawn[:, :, ::-1]) if bgr else drawn
+
+    def to_coco(self, image_id: int, *, category_id: int = 1) -> list[dict[str, Any]]:
+        """COCO keypoint results entries (see :func:`litepose.evaluation.to_coco_results`)."""
+        return to_coco_results(image_id, self.keypoints, self.scores, category_id=category_id)
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r}: {err}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine (use --device cpu)")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r}: MPS is not available on this machine")
+    return dev
+
+
+def _resolve_skeleton(skeleton: Skeleton | str | int | os.PathLike[str] | None) -> Skeleton | None:
+    if skeleton is None or isinstance(skeleton, Skeleton):
+        return skeleton
+    if isinstance(skeleton, int):
+        return get_skeleton(skeleton)
+    return load_skeleton(os.fspath(skeleton))
+
+
+def _load_model(spec: Any, skeleton: Skeleton | None) -> tuple[nn.Module, Skeleton | None]:
+    """An ``nn.Module``, a project checkpoint path, an arch JSON path, or a zoo name -> (model, skeleton)."""
+    from torch import nn
+
+    from litepose.models.checkpoint import load_checkpoint
+    from litepose.models.zoo import create_model, list_models
+
+    if isinstance(spec, nn.Module):
+        return spec, skeleton if skeleton is not None else getattr(spec, "skeleton", None)
+    text = os.fspath(spec)
+    path = Path(text)
+    if path.is_file() and path.suffix.lower() != ".json":
+        loaded = load_checkpoint(path)
+        ck_sk = loaded.skeleton
+        if skeleton is not None and ck_sk is not None and skeleton.num_keypoints != ck_sk.num_keypoints:
+            raise ValueError(f"{path}: the checkpoint predicts {ck_sk.num_keypoints} keypoints, the skeleton "
+                             f"{skeleton.name!r} has {skeleton.num_keypoints}")
+        return loaded.model, skeleton if skeleton is not None else ck_sk
+    if text in list_models() or (path.is_file() and path.suffix.lower() == ".json"):
+        sk = skeleton if skeleton is not None else get_skeleton(17)
+        model = create_model(text, num_keypoints=sk.num_keypoints)
+        warnings.warn(
+            f"{text}: no weights given, so the model has RANDOM weights and its predictions are meaningless "
+            "(no released LitePose weights can be downloaded); pass a checkpoint trained with "
+            "`litepose train` or converted with `litepose convert`", RandomWeightsWarning, stacklevel=3)
+        return model, sk
+    if path.suffix or os.sep in text or "/" in text:
+        raise FileNotFoundError(f"{text}: no such checkpoint file")
+    raise ValueError(f"unknown model {text!r}: not a checkpoint file nor a zoo name ({', '.join(list_models())})")
+
+
+class Predictor:
+    """Multi-person pose prediction with the official test-time pipeline.
+
+    Args:
+        model_or_checkpoint: an ``nn.Module`` (a :class:`~litepose.models.LitePose`), the path of a
+            project checkpoint (``litepose.save`` / ``litepose train``), or a zoo name such as
+            ``"litepose-s"`` (random weights, with a :class:`RandomWeightsWarning`).
+        device: where the network runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+        flip_test: also run the horizontally flipped image and average (official default: on).
+        scales: test scales (official default ``(1.0,)``); with several, heatmaps are averaged over
+            scales and the tags come from scale 1.0, which must then be among them.
+        input_size: network input size (short side); default ``model.spec.input_size``.
+        skeleton: a :class:`Skeleton`, a built-in name/file, or a joint count; default: the
+            checkpoint's skeleton, else the built-in one with the model's joint count. For a zoo
+            name it also fixes the joint count (default COCO-17).
+        detection_threshold, tag_threshold, max_people, adjust, refine: grouping parameters
+            (official values by default; see :func:`litepose.decode`).
+        joint_order: the order in which the grouping visits joints: ``None`` or ``"official"``
+            (the skeleton's ``group_order``, official parity), ``"anatomical"`` (the fix for the
+            CrowdPose order, reference §8.10), or an explicit permutation.
+
+    A module passed in is switched to eval mode and moved to ``device`` (in place, as
+    ``module.to`` does). Everything runs under ``torch.inference_mode()``.
+
+    Calling the predictor on an image (``(H, W, 3)`` uint8 RGB array, or grayscale/RGBA/16-bit;
+    ``bgr=True`` for OpenCV arrays), a path, or a list of them returns a :class:`PoseResult` or a
+    list of them.
+    """
+
+    def __init__(self, model_or_checkpoint: Any, device: str | torch.device = "cpu", flip_test: bool = True,
+                 scales: Sequence[float] = (1.0,), input_size: int | None = None,
+                 skeleton: Skeleton | str | int | None = None, detection_threshold: float = 0.1,
+                 tag_threshold: float = 1.0, max_people: int = 30, adjust: bool = True, refine: bool = True,
+                 joint_order: str | Sequence[int] | None = None) -> None:
+        self.device = _resolve_device(device)
+        model, sk = _load_model(model_or_checkpoint, _resolve_skeleton(skeleton))
+        num_joints = int(getattr(model, "num_keypoints", 0) or 0)
+        if sk is None:
+            if not num_joints:
+                raise ValueError("cannot tell the model's joint count: pass skeleton=...")
+            sk = get_skeleton(num_joints)
+        if num_joints and sk.num_keypoints != num_joints:
+            raise ValueError(f"the model predicts {num_joints} keypoints but skeleton {sk.name!r} has "
+                             f"{sk.num_keypoints}")
+        self.skeleton: Skeleton = sk
+        self.num_joints = sk.num_keypoints
+        self.model = model.eval().to(self.device)
+        spec = getattr(model, "spec", None)
+        size = input_size if input_size is not None else getattr(spec, "input_size", None)
+        if size is None:
+            raise ValueError("input_size is required for a model without .spec.input_size")
+        if int(size) < 1:
+            raise ValueError(f"input_size must be positive, got {size}")
+        self.input_size = int(size)
+        scale_list = tuple(float(s) for s in scales)
+        if not scale_list or any(not np.isfinite(s) or s <= 0 for s in scale_list):
+            raise ValueError(f"scales must be positive numbers, got {list(scales)}")
+        if len(scale_list) > 1 and 1.0 not in scale_list:
+            raise ValueError(f"with several test scales, 1.0 must be one of them (the tags come from scale 1.0); "
+                             f"got {list(scale_list)}")
+        # Every resized side is a multiple of 64 at the smallest scale, times s/min(scales); the network
+        # needs multiples of 32, which holds for every image exactly when 2·s/min(scales) is whole
+        # (the official code fails on the other sizes, reference §8.15).
+        smallest = min(scale_list)
+        odd = [s for s in scale_list if abs(2 * s / smallest - round(2 * s / smallest)) > 1e-9]
+        if odd:
+            raise ValueError(f"scales {list(scale_list)}: scale(s) {odd} would give input sides that are not "
+                             f"multiples of 32; use scales whose ratio to the smallest ({smallest}) is a multiple "
+                             "of 0.5, e.g. 0.5 1.0 1.5 2.0")
+        # Official order: largest scale first (only matters for float summation order).
+        self.scales = tuple(sorted(scale_list, reverse=True))
+        self.flip_test = bool(flip_test)
+        self.detection_threshold = float(detection_threshold)
+        self.tag_threshold = float(tag_threshold)
+        self.max_people = int(max_people)
+        self.adjust = bool(adjust)
+        self.refine = bool(refine)
+        self.joint_order = self._resolve_order(joint_order)
+
+    def _resolve_order(self, joint_order: str | Sequence[int] | None) -> tuple[int, ...]:
+        if joint_order is None or joint_order == "official":
+            return tuple(self.skeleton.group_order)
+        if joint_order == "anatomical":
+            return tuple(self.skeleton.anatomical_order)
+        if isinstance(joint_order, str):
+            raise ValueError(f"joint_order {joint_order!r}: use 'official', 'anatomical' or a permutation")
+        order = tuple(int(j) for j in joint_order)
+        if sorted(order) != list(range(self.num_joints)):
+            raise ValueError(f"joint_order must be a permutation of 0..{self.num_joints - 1}, got {list(order)}")
+        return order
+
+    def __repr__(self) -> str:
+        return (f"Predictor(skeleton={self.skeleton.name!r}, input_size={self.input_size}, scales={self.scales}, "
+                f"flip_test={self.flip_test}, device={str(self.device)!r})")
+
+    @overload
+    def __call__(self, inputs: np.ndarray | str | os.PathLike[str], *, bgr: bool = ...,
+                 keep_image: bool = ...) -> PoseResult: ...
+
+    @overload
+    def __call__(self, inputs: list[Any] | tuple[Any, ...], *, bgr: bool = ...,
+                 keep_image: bool = ...) -> list[PoseResult]: ...
+
+    def __call__(self, inputs: Any, *, bgr: bool = False, keep_image: bool = True) -> PoseResult | list[PoseResult]:
+        """Predict the people in one image (array or path) or in a list of them.
+
+        Args:
+            inputs: an image array (RGB unless ``bgr``), an image path, or a list/tuple of those.
+            bgr: arrays are in OpenCV's BGR order.
+            keep_image: store the RGB image in the result (for :meth:`PoseResult.plot`).
+        """
+        if isinstance(inputs, list | tuple):
+            return [self._predict_one(x, bgr=bgr, keep_image=keep_image) for x in inputs]
+        return self._predict_one(inputs, bgr=bgr, keep_image=keep_image)
+
+    def _predict_one(self, item: Any, *, bgr: bool, keep_image: bool) -> PoseResult:
+        path: Path | None = None
+        if isinstance(item, str | os.PathLike):
+            path = Path(item)
+            image = load_image(path)
+        elif isinstance(item, np.ndarray):
+            image = to_rgb_uint8(item, bgr=bgr)
+        else:
+            raise TypeError(f"expected an image array or a path, got {type(item).__name__}")
+        keypoints, scores = self.predict_keypoints(image)
+        return PoseResult(keypoints, scores, self.skeleton, image=image if keep_image else None, path=path)
+
+    def predict_keypoints(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pipeline on one ``(H, W, 3)`` uint8 RGB image.
+
+        Returns:
+            keypoints ``(N, J, 3)`` in original image pixels and scores ``(N,)``.
+        """
+        import torch
+
+        from litepose.decoding import decode
+        from litepose.decoding.maps import aggregate_scales, outputs_to_maps
+
+        h, w = image.shape[:2]
+        min_scale = min(self.scales)
+        # Every scale's maps are projected to the scale-1.0 resized input (official `base_size`),
+        # so decoded positions map back through that resize.
+        base = test_resize_meta(w, h, self.input_size, 1.0, min_scale)
+        project_to = (base.resized_h, base.resized_w)
+        per_scale = []
+        with torch.inference_mode():
+            for s in self.scales:
+                x, _ = preprocess(image, self.input_size, s, min_scale)
+                x = x.to(self.device)
+                if self.flip_test:
+                    # One batch of two: the plain and the mirrored image (BN is in eval mode).
+                    out = self.model(torch.cat([x, torch.flip(x, dims=[3])], dim=0))
+                    plain = type(out)(*(t[:1] for t in out))
+                    flipped = type(out)(*(t[1:] for t in out))
+                else:
+                    plain, flipped = self.model(x), None
+                per_scale.append((s, outputs_to_maps(plain, self.num_joints, flip_outputs=flipped,
+                                                     flip_index=self.skeleton.flip_index,
+                                                     project_to=project_to)))
+            heatmaps, tags = aggregate_scales(per_scale)
+        hm = heatmaps.float().cpu().numpy()
+        tg = tags.float().cpu().numpy()
+        if hm.ndim == 4:  # drop the batch axis of 1
+            hm, tg = hm[0], tg[0]
+        keypoints, scores = decode(hm, tg, detection_threshold=self.detection_threshold,
+                                   tag_threshold=self.tag_threshold, max_people=self.max_people,
+                                   adjust=self.adjust, refine=self.refine, joint_order=self.joint_order)
+        keypoints = np.array(keypoints, dtype=np.float64).reshape(-1, self.num_joints, 3)
+        if keypoints.shape[0]:
+            keypoints[..., :2] = base.to_original(keypoints[..., :2])
+        return keypoints, np.asarray(scores, dtype=np.float64).reshape(-1)
