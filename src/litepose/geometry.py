@@ -60,8 +60,9 @@ def get_affine_transform(center: tuple[float, float], scale: tuple[float, float]
     """The official three-point similarity from a box ``(center, scale·200)`` to ``output_size=(w, h)``.
 
     The box width ``scale[0]·200`` maps onto the output width; ``rot`` is in degrees. Solved in
-    float64 (the official code goes through float32 ``cv2.getAffineTransform``; the difference is
-    below 1e-4 px at image sizes).
+    float64; the official code goes through float32 points and ``cv2.getAffineTransform``, which
+    differs by up to ~1e-3 px. The test-time resize, where bit parity matters, uses the official
+    float32 construction (:func:`test_resize_meta`).
     """
     src_w = scale[0] * 200.0
     dst_w, dst_h = output_size
@@ -106,12 +107,42 @@ def training_affine(center: tuple[float, float], scale: float, rot: float, res: 
     return m
 
 
+def _test_resize_affine(center: tuple[float, float], scale: tuple[float, float], output_size: tuple[int, int],
+                        *, inv: bool = False) -> np.ndarray:
+    """The test-time resize affine exactly as the official code computes it (reference §5.1).
+
+    Same three point pairs as :func:`get_affine_transform` with ``rot = 0``, but built in float32 and
+    solved by ``cv2.getAffineTransform``, as the official ``get_affine_transform`` does. The float64
+    construction differs by up to ~1e-3 output px on extreme aspect ratios, which is enough to flip
+    OpenCV's 1/32-px interpolation grid and change some warped pixels by one grey level; this
+    version gives the official matrix bit for bit (on the same OpenCV build).
+    """
+    import cv2  # a hard dependency; imported here so that importing geometry stays light
+
+    half_src = np.float64(scale[0]) * 200.0 * -0.5  # the box width (scale·200) is what maps onto W
+    dst_w, dst_h = output_size
+    c = np.asarray(center, dtype=np.float64)
+    src = np.zeros((3, 2), dtype=np.float32)
+    dst = np.zeros((3, 2), dtype=np.float32)
+    src[0] = c
+    src[1] = c + np.array([0.0, half_src])
+    dst[0] = (dst_w * 0.5, dst_h * 0.5)
+    dst[1] = (dst_w * 0.5, dst_h * 0.5 + dst_w * -0.5)
+    for pts in (src, dst):  # third point: the first rotated by 90° about the second, in float32
+        d = pts[0] - pts[1]
+        pts[2] = pts[1] + np.array([-d[1], d[0]], dtype=np.float32)
+    if inv:
+        src, dst = dst, src
+    return np.asarray(cv2.getAffineTransform(src, dst), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class ResizeMeta:
     """How an original image was resized for the network (reference §5.1).
 
     ``matrix`` maps original pixels to resized-input pixels; the resized input is
-    ``(resized_h, resized_w)``, both multiples of 64.
+    ``(resized_h, resized_w)`` (multiples of 64 at the smallest test scale; other scales multiply
+    both by ``scale_factor / min_scale``, truncated, as the official code does).
     """
 
     orig_w: int
@@ -124,10 +155,14 @@ class ResizeMeta:
 
     def to_original(self, points: np.ndarray, map_w: int | None = None, map_h: int | None = None) -> np.ndarray:
         """Map ``(..., 2)`` points from a map of size ``(map_w, map_h)`` (default: the resized input) back to
-        original image pixels, as the official ``get_final_preds`` does."""
+        original image pixels, through the inverse affine the official ``get_final_preds`` builds.
+
+        Returns float64; the official code stores the result in float32 (round with
+        ``.astype(np.float32)`` for bit parity).
+        """
         w = self.resized_w if map_w is None else map_w
         h = self.resized_h if map_h is None else map_h
-        inv = get_affine_transform(self.center, self.scale, 0.0, (w, h), inv=True)
+        inv = _test_resize_affine(self.center, self.scale, (int(w), int(h)), inv=True)
         return apply_affine(points, inv)
 
 
@@ -135,7 +170,8 @@ def test_resize_meta(width: int, height: int, input_size: int, scale_factor: flo
                      min_scale: float = 1.0) -> ResizeMeta:
     """The official test-time resize (``get_multi_scale_size``): at the smallest test scale the short
     side becomes ``ceil64(input_size·min_scale)`` and the long side is padded to a multiple of 64; other
-    scales multiply both by ``scale_factor / min_scale``."""
+    scales multiply both by ``scale_factor / min_scale`` (truncated to integers, so they are multiples
+    of 32 only when that ratio is a multiple of 0.5, for every image)."""
     if width < 1 or height < 1:
         raise ValueError(f"image size must be positive, got {width}x{height}")
     center = (float(int(width / 2.0 + 0.5)), float(int(height / 2.0 + 0.5)))
@@ -149,5 +185,5 @@ def test_resize_meta(width: int, height: int, input_size: int, scale_factor: flo
         h_r = int(base * ratio)
         w_r = int(ceil_to_multiple(base / height * width, 64) * ratio)
         scale = (w_r / h_r * height / 200.0, height / 200.0)
-    matrix = get_affine_transform(center, scale, 0.0, (w_r, h_r))
+    matrix = _test_resize_affine(center, scale, (w_r, h_r))
     return ResizeMeta(width, height, w_r, h_r, center, scale, matrix)

@@ -146,3 +146,62 @@ def test_maps_feed_the_decoder():
     keypoints, scores = decode(heatmaps.numpy(), tags.numpy())
     assert keypoints.shape == (1, J, 3) and scores.shape == (1,)
     np.testing.assert_allclose(keypoints[0, :, :2], [[14.5, 10.5]] * J, atol=1.0)
+
+
+def _ramp_outputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs whose every channel is the input-pixel x (or y) coordinate of its cell centre: stride-s
+    cell i covers input pixels [s·i, s·i + s), centre s·i + (s − 1)/2. Bilinear resizing with
+    align_corners=False reproduces such ramps exactly away from the clamped border."""
+    def ramp(stride: int, axis: int, channels: int) -> torch.Tensor:
+        n = (h if axis == 0 else w) // stride
+        vals = torch.arange(n, dtype=torch.float64) * stride + (stride - 1) / 2
+        grid = vals[:, None].expand(n, w // stride) if axis == 0 else vals[None, :].expand(h // stride, n)
+        return grid.expand(1, channels, h // stride, w // stride).float().clone()
+    # heatmaps carry x, tags carry y
+    s4 = torch.cat([ramp(4, 1, J), ramp(4, 0, J)], dim=1)
+    return s4, ramp(2, 1, J)
+
+
+@pytest.mark.parametrize(("valid", "target"), [((37, 45), (24, 30)), ((64, 61), (80, 90)), ((63, 64), (63, 64))])
+def test_padded_input_maps_are_taken_from_the_image_part_only(valid, target):
+    # A 64 x 64 padded input holding a valid (H_v, W_v) image in its top-left: projected map pixel j must
+    # show input coordinate (j + 0.5)·W_v/W_t − 0.5, i.e. the image part stretched onto the target.
+    s4, s2 = _ramp_outputs(64, 64)
+    heatmaps, tags = outputs_to_maps((s4, s2), J, project_to=target, valid_size=valid)
+    assert heatmaps.shape == (1, J, *target) and tags.shape == (1, J, *target, 1)
+    ys = (torch.arange(target[0], dtype=torch.float64) + 0.5) * valid[0] / target[0] - 0.5
+    xs = (torch.arange(target[1], dtype=torch.float64) + 0.5) * valid[1] / target[1] - 0.5
+    # the upsampled stride-4 ramp is clamped in the first and last stride-2 cells (centres 0.5, 62.5)
+    inner_x = (xs >= 2.5) & (xs <= 60.5)
+    inner_y = (ys >= 2.5) & (ys <= 60.5)
+    got_x = heatmaps[0, 0].double()
+    got_y = tags[0, 0, :, :, 0].double()
+    torch.testing.assert_close(got_x[:, inner_x], xs[inner_x].expand(target[0], -1), atol=1e-4, rtol=0)
+    torch.testing.assert_close(got_y[inner_y, :], ys[inner_y, None].expand(-1, target[1]), atol=1e-4, rtol=0)
+
+
+def test_valid_size_equal_to_the_input_is_the_official_projection():
+    s4, s2 = _outputs(3, h=8, w=8)
+    f4, f2 = _outputs(4, h=8, w=8)
+    kw = {"flip_outputs": (f4, f2), "flip_index": FLIP, "project_to": (40, 48)}
+    official = outputs_to_maps((s4, s2), J, **kw)
+    same = outputs_to_maps((s4, s2), J, valid_size=(32, 32), **kw)
+    assert all(torch.equal(a, b) for a, b in zip(official, same, strict=True))  # bit-identical path
+    # cropping a replicate-padded input gives the unpadded result
+    pad4 = F.pad(s4, (0, 2, 0, 1), mode="replicate")
+    pad2 = F.pad(s2, (0, 4, 0, 2), mode="replicate")
+    # the flipped pass of a right-padded canvas sees the padding on the left
+    fpad4 = F.pad(f4, (2, 0, 0, 1), mode="replicate")
+    fpad2 = F.pad(f2, (4, 0, 0, 2), mode="replicate")
+    cropped = outputs_to_maps((pad4, pad2), J, flip_outputs=(fpad4, fpad2), flip_index=FLIP, project_to=(40, 48),
+                              valid_size=(32, 32))
+    for a, b in zip(official, cropped, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_valid_size_errors():
+    s4, s2 = _outputs(5, h=8, w=8)
+    with pytest.raises(ValueError, match="needs project_to"):
+        outputs_to_maps((s4, s2), J, valid_size=(30, 32))
+    with pytest.raises(ValueError, match="within the input size"):
+        outputs_to_maps((s4, s2), J, valid_size=(33, 32), project_to=(8, 8))

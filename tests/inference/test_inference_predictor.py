@@ -111,9 +111,11 @@ def test_bad_arguments(xs_model: nn.Module, tmp_path: Path) -> None:
         Predictor(tmp_path / "missing.pt")
     with pytest.raises(ValueError, match=r"1\.0 must be one of them"):
         Predictor(xs_model, scales=(0.5, 2.0))
-    with pytest.raises(ValueError, match="not multiples of 32"):
-        Predictor(xs_model, scales=(1.0, 1.25))
-    assert Predictor(xs_model, scales=(0.5, 1.0, 1.25)).scales == (1.25, 1.0, 0.5)  # 1.25/0.5 = 2.5: fine
+    with pytest.raises(ValueError, match="scales must be positive"):
+        Predictor(xs_model, scales=(1.0, -0.5))
+    # any positive scales (sizes off the multiple-of-32 grid are padded), largest first as officially
+    assert Predictor(xs_model, scales=(0.5, 1.0, 1.25)).scales == (1.25, 1.0, 0.5)
+    assert Predictor(xs_model, scales=(1.0, 1.1)).scales == (1.1, 1.0)
     with pytest.raises(ValueError, match="17 keypoints but skeleton 'crowdpose' has 14"):
         Predictor(xs_model, skeleton="crowdpose")
     if not torch.cuda.is_available():

@@ -125,3 +125,52 @@ def test_large_image_preprocess() -> None:
     img = np.zeros((3000, 4000, 3), np.uint8)
     batch, meta = preprocess_numpy(img, 128)
     assert batch.shape == (1, 3, 128, 192) and meta.orig_w == 4000
+
+
+def _official_resize_matrix(center: tuple[float, float], scale_w: float, size: tuple[int, int],
+                            inv: bool = False) -> np.ndarray:
+    """The reference's recipe (§5.1): three point pairs in float32 — the centre onto the output centre,
+    the centre moved up by half the box width (scale·200) onto the output centre moved up by half the
+    output width, and each set's third point (the first turned 90° about the second) — solved by
+    ``cv2.getAffineTransform``."""
+    w, h = size
+    src = np.float32([center, (center[0], center[1] - scale_w * 200.0 / 2), (0, 0)])
+    dst = np.float32([(w / 2, h / 2), (w / 2, h / 2 - w / 2), (0, 0)])
+    for p in (src, dst):
+        p[2] = p[1] + np.float32([-(p[0] - p[1])[1], (p[0] - p[1])[0]])
+    return cv2.getAffineTransform(dst, src) if inv else cv2.getAffineTransform(src, dst)
+
+
+def test_resize_affine_is_the_official_float32_one() -> None:
+    from litepose.geometry import get_affine_transform
+
+    # 48 x 26 at scale 1.0 of (0.75, 1.0): the float64 solve differs from the official float32 matrix by
+    # ~7e-6, enough to move OpenCV's 1/32-px interpolation grid and change warped pixels.
+    img = np.random.default_rng(3).integers(0, 255, (26, 48, 3), dtype=np.uint8)
+    warped, meta = warp_to_input(img, 128, 1.0, 0.75)
+    official = _official_resize_matrix(meta.center, meta.scale[0], (meta.resized_w, meta.resized_h))
+    np.testing.assert_array_equal(meta.matrix, official)
+    np.testing.assert_array_equal(warped, cv2.warpAffine(img, official, (meta.resized_w, meta.resized_h)))
+    float64 = get_affine_transform(meta.center, meta.scale, 0, (meta.resized_w, meta.resized_h))
+    assert not np.array_equal(cv2.warpAffine(img, float64, (meta.resized_w, meta.resized_h)), warped)
+    # the inverse (get_final_preds) too, for the map size passed in
+    pts = np.array([[10.25, 3.75], [100.5, 60.25]])
+    inv = _official_resize_matrix(meta.center, meta.scale[0], (96, 64), inv=True)
+    np.testing.assert_array_equal(meta.to_original(pts, 96, 64), pts @ inv[:, :2].T + inv[:, 2])
+
+
+def test_load_image_reads_like_the_official_imread(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    ramp16 = np.arange(0, 65536, 16, dtype=np.uint16).reshape(64, 64)
+    files = {
+        "c.jpg": rng.integers(0, 255, (20, 30, 3), dtype=np.uint8),
+        "g.jpg": rng.integers(0, 255, (20, 30), dtype=np.uint8),
+        "a.png": rng.integers(0, 255, (20, 30, 4), dtype=np.uint8),
+        "d.png": np.stack([ramp16, ramp16[::-1], ramp16.T], axis=-1),  # 16-bit: PNG keeps the high byte
+        "d.tiff": np.stack([ramp16, ramp16.T, ramp16[::-1]], axis=-1),
+    }
+    for name, pixels in files.items():
+        path = _write(tmp_path / name, pixels)
+        official = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION),
+                                cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(load_image(path), official, err_msg=name)

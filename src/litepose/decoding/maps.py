@@ -16,6 +16,13 @@ Per scale (:func:`outputs_to_maps`):
 5. heatmaps of the plain and flipped pass are averaged; tags are stacked on a last axis
    (``L = 2`` with flip, else 1).
 
+Padded inputs (an extension; the official code cannot run them): when a test scale's resized size
+is not a multiple of 32, the :class:`~litepose.Predictor` warps the image into a canvas padded on the
+right/bottom with the same affine, and passes ``valid_size``; the projection then resamples only the
+part of the maps that covers the image (a fractional extent at stride 2), with the same bilinear
+``align_corners=False`` rule, so map pixel ``(x, y)`` keeps meaning input pixel ``(x, y)``. Without
+padding the official code path runs unchanged (bit-identical maps).
+
 Across scales (:func:`aggregate_scales`), processed from the largest scale down as the official
 loop does: heatmaps are summed (resized to the first one's size when sizes differ) and divided by
 the number of scales; tags come only from scale 1.0, or from the single scale when there is one.
@@ -35,6 +42,39 @@ __all__ = ["aggregate_scales", "outputs_to_maps"]
 
 def _resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+
+
+def _linear_taps(n_out: int, extent: float, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of a bilinear (``align_corners=False``) resize of ``extent`` map pixels
+    onto ``n_out`` pixels: the rule of ``F.interpolate`` (source ``(i + 0.5)·extent/n_out − 0.5``, clamped
+    at 0, right neighbour clamped at ``n_in − 1``), with ``extent`` allowed to be fractional and smaller
+    than the map."""
+    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (extent / n_out) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    return i0, i1, lam
+
+
+def _resize_extent(maps: torch.Tensor, extent: tuple[float, float], size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of the top-left ``extent = (h, w)`` map pixels (fractional allowed) of ``maps`` to ``size``.
+
+    Shapes:
+        ``[B, C, H_in, W_in]`` -> ``[B, C, size[0], size[1]]``.
+    """
+    _, _, h_in, w_in = maps.shape
+    ys0, ys1, ly = _linear_taps(size[0], extent[0], h_in)
+    xs0, xs1, lx = _linear_taps(size[1], extent[1], w_in)
+    dev, dt = maps.device, maps.dtype
+
+    def idx(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(dev)
+
+    wx = torch.from_numpy(lx).to(device=dev, dtype=dt)
+    # Along W first, then blend the two rows, as the bilinear kernel does: h0·(w0·p00 + w1·p01) + h1·(...).
+    cols = maps.index_select(3, idx(xs0)) * (1 - wx) + maps.index_select(3, idx(xs1)) * wx
+    wy = torch.from_numpy(ly).to(device=dev, dtype=dt)[:, None]
+    return cols.index_select(2, idx(ys0)) * (1 - wy) + cols.index_select(2, idx(ys1)) * wy
 
 
 def _as_pair(outputs: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,6 +110,7 @@ def outputs_to_maps(
     flip_outputs: Any = None,
     flip_index: Sequence[int] | None = None,
     project_to: tuple[int, int] | None = None,
+    valid_size: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Heatmaps and tag maps of one test scale, with optional flip test and projection.
 
@@ -80,6 +121,9 @@ def outputs_to_maps(
         flip_index: ``J`` joint indices, required with ``flip_outputs``.
         project_to: ``(H_r, W_r)`` to resize the maps to (the resized input size), or None to keep
             the stride-2 size.
+        valid_size: ``(H_v, W_v)``: when the network input ``(H, W) = 2·stride2`` was padded on the
+            right/bottom, the input pixels that hold the image; only that part of the maps is
+            projected (needs ``project_to``). None or the full input size: the official projection.
 
     Returns:
         ``(heatmaps [B, J, H, W], tags [B, J, H, W, L])`` with ``L = 2`` under flip test, else 1.
@@ -106,10 +150,24 @@ def outputs_to_maps(
         if flip_hm.shape != heatmaps.shape:
             raise ValueError(f"flip_outputs: map size {list(flip_hm.shape)} differs from outputs "
                              f"{list(heatmaps.shape)}")
+    extent = None
+    if valid_size is not None:
+        full = (2 * heatmaps.shape[2], 2 * heatmaps.shape[3])  # the network input size
+        valid = (int(valid_size[0]), int(valid_size[1]))
+        if not (0 < valid[0] <= full[0] and 0 < valid[1] <= full[1]):
+            raise ValueError(f"valid_size: {list(valid)} must be positive and within the input size {list(full)}")
+        if valid != full:
+            if project_to is None:
+                raise ValueError("valid_size: cropping a padded input needs project_to (the maps' target size)")
+            extent = (valid[0] / 2.0, valid[1] / 2.0)  # stride-2 map pixels covering the image
     if project_to is not None:
         size = (int(project_to[0]), int(project_to[1]))
-        hm_list = [_resize(h, size) for h in hm_list]
-        tag_list = [_resize(t, size) for t in tag_list]
+        if extent is None:
+            hm_list = [_resize(h, size) for h in hm_list]
+            tag_list = [_resize(t, size) for t in tag_list]
+        else:
+            hm_list = [_resize_extent(h, extent, size) for h in hm_list]
+            tag_list = [_resize_extent(t, extent, size) for t in tag_list]
     heatmaps = (hm_list[0] + hm_list[1]) / 2.0 if len(hm_list) == 2 else hm_list[0]
     return heatmaps, torch.stack(tag_list, dim=4)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from litepose.evaluation.results import to_coco_results
-from litepose.geometry import test_resize_meta
+from litepose.geometry import ResizeMeta, test_resize_meta
 from litepose.inference.preprocess import load_image, preprocess, to_rgb_uint8
 from litepose.inference.visualize import draw_poses
 from litepose.skeleton import Skeleton, get_skeleton, load_skeleton
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = ["PoseResult", "Predictor", "RandomWeightsWarning", "bboxes_from_keypoints"]
+
+
+# The network needs input sides that are multiples of its total stride.
+_NET_MULTIPLE = 32
 
 
 class RandomWeightsWarning(UserWarning):
@@ -191,7 +195,11 @@ class Predictor:
         device: where the network runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
         flip_test: also run the horizontally flipped image and average (official default: on).
         scales: test scales (official default ``(1.0,)``); with several, heatmaps are averaged over
-            scales and the tags come from scale 1.0, which must then be among them.
+            scales and the tags come from scale 1.0, which must then be among them. Any positive
+            values work: a scale whose resized input is not a multiple of 32 (the official code fails
+            there) is warped into a black canvas padded to the next multiple of 32 on the right/bottom,
+            and only the image part of its maps is used; scales without padding are computed exactly
+            as the official code does.
         input_size: network input size (short side); default ``model.spec.input_size``.
         skeleton: a :class:`Skeleton`, a built-in name/file, or a joint count; default: the
             checkpoint's skeleton, else the built-in one with the model's joint count. For a zoo
@@ -241,15 +249,9 @@ class Predictor:
         if len(scale_list) > 1 and 1.0 not in scale_list:
             raise ValueError(f"with several test scales, 1.0 must be one of them (the tags come from scale 1.0); "
                              f"got {list(scale_list)}")
-        # Every resized side is a multiple of 64 at the smallest scale, times s/min(scales); the network
-        # needs multiples of 32, which holds for every image exactly when 2·s/min(scales) is whole
-        # (the official code fails on the other sizes, reference §8.15).
-        smallest = min(scale_list)
-        odd = [s for s in scale_list if abs(2 * s / smallest - round(2 * s / smallest)) > 1e-9]
-        if odd:
-            raise ValueError(f"scales {list(scale_list)}: scale(s) {odd} would give input sides that are not "
-                             f"multiples of 32; use scales whose ratio to the smallest ({smallest}) is a multiple "
-                             "of 0.5, e.g. 0.5 1.0 1.5 2.0")
+        # Any positive scales work. The official sizes are multiples of 64 at the smallest scale times
+        # s/min(scales), truncated; when one is not a multiple of 32 (which the network needs, and where
+        # the official code fails, reference §8.15) that scale's input is padded, see predict_maps.
         # Official order: largest scale first (only matters for float summation order).
         self.scales = tuple(sorted(scale_list, reverse=True))
         self.flip_test = bool(flip_test)
@@ -308,30 +310,38 @@ class Predictor:
         keypoints, scores = self.predict_keypoints(image)
         return PoseResult(keypoints, scores, self.skeleton, image=image if keep_image else None, path=path)
 
-    def predict_keypoints(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The pipeline on one ``(H, W, 3)`` uint8 RGB image.
+    def predict_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, ResizeMeta]:
+        """The maps the grouping runs on, for one ``(H, W, 3)`` uint8 RGB image (reference §5.1-5.2).
 
         Returns:
-            keypoints ``(N, J, 3)`` in original image pixels and scores ``(N,)``.
+            ``heatmaps`` ``(J, H_1, W_1)`` float32 and ``tags`` ``(J, H_1, W_1, L)`` float32 at the
+            scale-1.0 resized-input resolution (``L = 2`` with flip test, else 1), and ``meta``, the
+            resize of the **smallest** test scale: ``meta.to_original(points, W_1, H_1)`` maps map
+            positions back to image pixels, the official ``get_final_preds`` call. (It equals inverting
+            the scale-1.0 resize unless truncating a size to an integer changed its aspect ratio, which
+            happens only at scales the official code cannot run; the difference is then below ~1/W_1
+            of the image size.)
         """
         import torch
 
-        from litepose.decoding import decode
         from litepose.decoding.maps import aggregate_scales, outputs_to_maps
 
         h, w = image.shape[:2]
         min_scale = min(self.scales)
-        # Every scale's maps are projected to the scale-1.0 resized input (official `base_size`),
-        # so decoded positions map back through that resize.
+        # Every scale's maps are projected to the scale-1.0 resized input (official `base_size`).
         base = test_resize_meta(w, h, self.input_size, 1.0, min_scale)
         project_to = (base.resized_h, base.resized_w)
         per_scale = []
+        meta = base
         with torch.inference_mode():
-            for s in self.scales:
-                x, _ = preprocess(image, self.input_size, s, min_scale)
+            for s in self.scales:  # largest first, as the official loop; `meta` ends as the smallest's
+                # pad_to=32 is a no-op for official (multiple-of-32) sizes; otherwise the image sits in
+                # the top-left (H_r, W_r) of a black canvas and valid_size crops its maps back.
+                x, meta = preprocess(image, self.input_size, s, min_scale, pad_to=_NET_MULTIPLE)
                 x = x.to(self.device)
                 if self.flip_test:
-                    # One batch of two: the plain and the mirrored image (BN is in eval mode).
+                    # One batch of two: the plain and the mirrored image (BN is in eval mode). Mirroring a
+                    # padded canvas puts the padding on the left; flipping the outputs back realigns it.
                     out = self.model(torch.cat([x, torch.flip(x, dims=[3])], dim=0))
                     plain = type(out)(*(t[:1] for t in out))
                     flipped = type(out)(*(t[1:] for t in out))
@@ -339,16 +349,31 @@ class Predictor:
                     plain, flipped = self.model(x), None
                 per_scale.append((s, outputs_to_maps(plain, self.num_joints, flip_outputs=flipped,
                                                      flip_index=self.skeleton.flip_index,
-                                                     project_to=project_to)))
+                                                     project_to=project_to,
+                                                     valid_size=(meta.resized_h, meta.resized_w))))
             heatmaps, tags = aggregate_scales(per_scale)
         hm = heatmaps.float().cpu().numpy()
         tg = tags.float().cpu().numpy()
         if hm.ndim == 4:  # drop the batch axis of 1
             hm, tg = hm[0], tg[0]
+        return hm, tg, meta
+
+    def predict_keypoints(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pipeline on one ``(H, W, 3)`` uint8 RGB image.
+
+        Returns:
+            keypoints ``(N, J, 3)`` in original image pixels and scores ``(N,)``.
+        """
+        from litepose.decoding import decode
+
+        hm, tg, meta = self.predict_maps(image)
         keypoints, scores = decode(hm, tg, detection_threshold=self.detection_threshold,
                                    tag_threshold=self.tag_threshold, max_people=self.max_people,
                                    adjust=self.adjust, refine=self.refine, joint_order=self.joint_order)
         keypoints = np.array(keypoints, dtype=np.float64).reshape(-1, self.num_joints, 3)
         if keypoints.shape[0]:
-            keypoints[..., :2] = base.to_original(keypoints[..., :2])
+            # get_final_preds: the smallest scale's center/scale with the maps' size; the official code
+            # writes the mapped positions into its float32 person arrays, hence the float32 rounding.
+            xy = meta.to_original(keypoints[..., :2], hm.shape[2], hm.shape[1])
+            keypoints[..., :2] = xy.astype(np.float32)
         return keypoints, np.asarray(scores, dtype=np.float64).reshape(-1)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from litepose.geometry import ResizeMeta, test_resize_meta
+from litepose.geometry import ResizeMeta, ceil_to_multiple, test_resize_meta
 
 if TYPE_CHECKING:
     import torch
@@ -88,9 +88,10 @@ def to_rgb_uint8(image: np.ndarray, *, bgr: bool = False, source: str = "image")
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB.
 
-    The pixels are taken as stored: EXIF orientation is ignored, because COCO-style annotations refer
-    to the stored pixel grid (the official code reads with ``IMREAD_IGNORE_ORIENTATION`` as well).
-    Grayscale, alpha and 16-bit files are converted as :func:`to_rgb_uint8` describes.
+    Decoded exactly as the official code reads images (``cv2.imread`` with ``IMREAD_COLOR |
+    IMREAD_IGNORE_ORIENTATION``, then BGR -> RGB): EXIF orientation is ignored, because COCO-style
+    annotations refer to the stored pixel grid; grayscale is replicated to three channels, alpha is
+    dropped, and 16-bit files are reduced to 8 bits by OpenCV's decoder (PNG keeps the high byte).
 
     Raises:
         FileNotFoundError: no such file.
@@ -109,7 +110,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     if data.size == 0:
         raise ValueError(f"{p}: empty file")
     try:
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as err:  # e.g. above OpenCV's pixel limit
         raise ValueError(f"{p}: cannot decode image ({str(err).strip().splitlines()[-1][:160]})") from None
     if img is None:
@@ -118,7 +119,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
-                  min_scale: float = 1.0) -> tuple[np.ndarray, ResizeMeta]:
+                  min_scale: float = 1.0, *, pad_to: int | None = None) -> tuple[np.ndarray, ResizeMeta]:
     """The official test-time resize of an RGB image.
 
     Args:
@@ -126,14 +127,24 @@ def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
         input_size: the model's input size (the short side becomes ``ceil64(input_size·min_scale)``
             at the smallest scale).
         scale_factor: this test scale; ``min_scale``: the smallest test scale.
+        pad_to: if given, the canvas is enlarged on the right/bottom to the next multiple of
+            ``pad_to`` (e.g. 32, what the network needs) and filled black; the image is warped with the
+            same affine, so the top-left ``(H_r, W_r)`` block is exactly the unpadded warp.
 
     Returns:
-        The warped ``(H_r, W_r, 3)`` uint8 image (``H_r``, ``W_r`` multiples of 64) and its
-        :class:`ResizeMeta`.
+        The warped ``(H_r, W_r, 3)`` uint8 image (``H_r``, ``W_r`` multiples of 64 at the smallest
+        scale), or the padded canvas, and its :class:`ResizeMeta` (always the unpadded size).
     """
     h, w = image.shape[:2]
     meta = test_resize_meta(w, h, input_size, scale_factor, min_scale)
-    warped = cv2.warpAffine(image, meta.matrix.astype(np.float64), (meta.resized_w, meta.resized_h),
+    out_w, out_h = meta.resized_w, meta.resized_h
+    if pad_to is not None:
+        if int(pad_to) < 1:
+            raise ValueError(f"pad_to must be positive, got {pad_to}")
+        out_w, out_h = ceil_to_multiple(out_w, int(pad_to)), ceil_to_multiple(out_h, int(pad_to))
+    # Bilinear with a black constant border: cv2.warpAffine's defaults, which the official code uses.
+    # Each output pixel depends only on its own position, so a larger canvas leaves the others unchanged.
+    warped = cv2.warpAffine(image, meta.matrix, (out_w, out_h),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return warped, meta
 
@@ -146,20 +157,24 @@ def normalize_image(image: np.ndarray) -> np.ndarray:
 
 
 def preprocess_numpy(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
-                     min_scale: float = 1.0) -> tuple[np.ndarray, ResizeMeta]:
-    """Torch-free preprocessing (e.g. for onnxruntime): the batch ``(1, 3, H_r, W_r)`` float32 and its meta."""
-    warped, meta = warp_to_input(to_rgb_uint8(image), input_size, scale_factor, min_scale)
+                     min_scale: float = 1.0, *, pad_to: int | None = None) -> tuple[np.ndarray, ResizeMeta]:
+    """Torch-free preprocessing (e.g. for onnxruntime): the batch ``(1, 3, H, W)`` float32 and its meta.
+
+    ``pad_to`` as in :func:`warp_to_input` (the batch is then the padded canvas).
+    """
+    warped, meta = warp_to_input(to_rgb_uint8(image), input_size, scale_factor, min_scale, pad_to=pad_to)
     return normalize_image(warped)[None], meta
 
 
 def preprocess(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
-               min_scale: float = 1.0) -> tuple[torch.Tensor, ResizeMeta]:
+               min_scale: float = 1.0, *, pad_to: int | None = None) -> tuple[torch.Tensor, ResizeMeta]:
     """Preprocess an RGB image for the network.
 
     Returns:
-        The tensor ``(1, 3, H_r, W_r)`` float32 and the :class:`ResizeMeta` of the resize.
+        The tensor ``(1, 3, H_r, W_r)`` float32 (the padded canvas with ``pad_to``, see
+        :func:`warp_to_input`) and the :class:`ResizeMeta` of the resize.
     """
     import torch
 
-    batch, meta = preprocess_numpy(image, input_size, scale_factor, min_scale)
+    batch, meta = preprocess_numpy(image, input_size, scale_factor, min_scale, pad_to=pad_to)
     return torch.from_numpy(batch), meta
