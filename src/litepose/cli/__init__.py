@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "info": "litepose.cli.info",
     "convert": "litepose.cli.convert",
     "synth": "litepose.cli.synth",
+    "train": "litepose.cli.train",
+    "demo": "litepose.cli.demo",
     "eval": "litepose.cli.eval",
     "predict": "litepose.cli.predict",
 }

@@ -1,0 +1,175 @@
+"""Training throughput: the model step with and without channels_last, and the data pipeline against it.
+
+Prints, side by side, images/s of
+
+* the training step alone (forward, loss, backward, Adam step on a fixed batch) in NCHW and in
+  channels_last (NHWC) memory format;
+* the data pipeline alone (reading JPEGs, the paper's augmentation, targets, collate) with 0 and N
+  workers;
+* the real loop (loader + step), whose speed should equal the step's when the loader is off the
+  critical path;
+
+and the ratios (channels_last speed-up, loader headroom = pipeline speed / step speed).
+
+Usage::
+
+    python benchmarks/bench_train.py                       # synthetic data, XS at 128, batch 16
+    python benchmarks/bench_train.py --input-size 256 --arch litepose-xs --workers 2 --threads 2
+    python benchmarks/bench_train.py --ann DATA.json --images DIR   # your own data
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def bench_step(arch: str, input_size: int, batch: dict, channels_last: bool, steps: int, warmup: int) -> float:
+    """Images/s of the full optimisation step on one fixed batch."""
+    from litepose.models.zoo import create_model
+    from litepose.training.losses import LitePoseLoss
+
+    num_kp = batch["heatmaps"][0].shape[1]
+    torch.manual_seed(0)
+    model = create_model(arch, num_kp).train()
+    images = batch["image"]
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    loss_fn = LitePoseLoss(num_kp)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    heatmaps, masks, joints = list(batch["heatmaps"]), list(batch["masks"]), list(batch["joints"])
+    n = images.shape[0]
+    t0 = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        loss = loss_fn(model(images), heatmaps, masks, joints).total
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return n * steps / (time.perf_counter() - t0)
+
+
+def bench_loader(loader: torch.utils.data.DataLoader, batches: int) -> float:
+    """Images/s of the DataLoader alone (after its first batch, which pays the worker start-up)."""
+    it = iter(loader)
+    next(it)
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        try:
+            b = next(it)
+        except StopIteration:
+            it = iter(loader)
+            b = next(it)
+        n += b["image"].shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def bench_loop(arch: str, loader: torch.utils.data.DataLoader, channels_last: bool, batches: int) -> float:
+    """Images/s of loader + step together, as in training."""
+    from litepose.models.zoo import create_model
+    from litepose.training.losses import LitePoseLoss
+
+    it = iter(loader)
+    first = next(it)
+    num_kp = first["heatmaps"][0].shape[1]
+    model = create_model(arch, num_kp).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    loss_fn = LitePoseLoss(num_kp)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step(b: dict) -> int:
+        x = b["image"].contiguous(memory_format=torch.channels_last) if channels_last else b["image"]
+        loss = loss_fn(model(x), list(b["heatmaps"]), list(b["masks"]), list(b["joints"])).total
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return x.shape[0]
+
+    step(first)  # warm-up (oneDNN primitive creation)
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        try:
+            b = next(it)
+        except StopIteration:
+            it = iter(loader)
+            b = next(it)
+        n += step(b)
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arch", default="litepose-xs")
+    p.add_argument("--input-size", type=int, default=128)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=8, help="timed steps per measurement")
+    p.add_argument("--workers", type=int, default=2, help="loader workers for the multi-worker rows")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for the model step")
+    p.add_argument("--ann", help="COCO keypoint JSON (default: a synthetic dataset made on the fly)")
+    p.add_argument("--images", help="image folder of --ann")
+    args = p.parse_args()
+
+    from torch.utils.data import DataLoader
+
+    from litepose.data.dataset import KeypointDataset
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.ann:
+            ann, images = Path(args.ann), Path(args.images or Path(args.ann).parent / "images")
+        else:
+            from litepose.data.synthetic import generate_dataset
+
+            size = (args.input_size * 5 // 4, args.input_size)
+            ann = generate_dataset(Path(tmp) / "synth", 96, "coco", seed=0, image_size=size, min_people=1,
+                                   max_people=6, min_height=args.input_size * 0.3,
+                                   max_height=args.input_size * 0.95)
+            images = Path(tmp) / "synth" / "images"
+        ds = KeypointDataset(ann, images, input_size=args.input_size, seed=0)
+
+        def loader(workers: int) -> DataLoader:
+            return DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=workers, drop_last=True,
+                              persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+
+        batch = next(iter(loader(0)))
+        rows: list[tuple[str, float]] = []
+        step_nchw = bench_step(args.arch, args.input_size, batch, False, args.steps, 2)
+        step_nhwc = bench_step(args.arch, args.input_size, batch, True, args.steps, 2)
+        rows += [("model step, NCHW", step_nchw), ("model step, channels_last", step_nhwc)]
+        load0 = bench_loader(loader(0), args.steps)
+        loadn = bench_loader(loader(args.workers), args.steps * 2)
+        rows += [("data pipeline, 0 workers", load0), (f"data pipeline, {args.workers} workers", loadn)]
+        loop0 = bench_loop(args.arch, loader(0), True, args.steps)
+        loop = bench_loop(args.arch, loader(args.workers), True, args.steps)
+        rows.append(("loader (0 workers) + step, channels_last", loop0))
+        rows.append((f"loader ({args.workers} workers) + step, channels_last", loop))
+
+    print(f"\n{args.arch} at {args.input_size}x{args.input_size}, batch {args.batch}, "
+          f"{args.threads} torch threads, {torch.get_num_threads()} used")
+    width = max(len(r[0]) for r in rows)
+    for name, ips in rows:
+        print(f"  {name:<{width}}  {ips:8.1f} img/s")
+    print("ratios")
+    print(f"  channels_last speed-up (step)              {step_nhwc / step_nchw:6.2f}x")
+    print(f"  loader headroom, 0 workers (pipeline/step) {load0 / step_nhwc:6.2f}x")
+    print(f"  loader headroom, {args.workers} workers                 {loadn / step_nhwc:6.2f}x")
+    print(f"  real loop / step alone, 0 workers          {loop0 / step_nhwc:6.2f}x")
+    print(f"  real loop / step alone, {args.workers} workers          {loop / step_nhwc:6.2f}x  "
+          "(1.0 = data loading fully hidden)")
+    if torch.get_num_threads() + args.workers > (os.cpu_count() or 1):
+        print(f"  note: {torch.get_num_threads()} compute threads + {args.workers} workers > {os.cpu_count()} cores: "
+              "workers then steal cores from the step; use data.workers=0 on such small machines")
+
+
+if __name__ == "__main__":
+    main()

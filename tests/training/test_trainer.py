@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+import litepose
+from litepose.models.zoo import create_model
+from litepose.training import trainer as T
+from litepose.training.checkpoint import load_training_checkpoint, save_checkpoint
+from litepose.training.config import Config, ConfigError, apply_overrides, load_config
+from litepose.training.metrics_log import read_csv
+
+torch.set_num_threads(1)
+Overrides = Callable[..., list[str]]
+
+
+def cfg_of(overrides: list[str]) -> Config:
+    return load_config(None, overrides)
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+# ---------------------------------------------------------------------------------------- unit pieces
+def test_lr_schedule_steps_warmup_cosine_and_scaling() -> None:
+    cfg = apply_overrides(Config(), ["optim.lr=1e-3", "optim.milestones=[2,4]", "optim.epochs=6",
+                                     "optim.warmup_epochs=0.5"])
+    s = T.LrSchedule(cfg, steps_per_epoch=10)
+    assert s.lr(0) == pytest.approx(1e-3 / 5)  # warm-up: 5 steps
+    assert s.lr(4) == pytest.approx(1e-3)
+    assert s.lr(19) == pytest.approx(1e-3)  # the rate changes only at epoch boundaries
+    assert s.lr(20) == pytest.approx(1e-4)
+    assert s.lr(45) == pytest.approx(1e-5)
+    # under a time budget the schedule follows the used fraction of the budget, not the step count
+    assert s.lr(1000, progress=0.2) == pytest.approx(1e-3)  # 0.2 x 6 epochs = epoch 1.2
+    assert s.lr(1000, progress=0.5) == pytest.approx(1e-4)  # epoch 3
+    assert s.lr(1000, progress=0.9) == pytest.approx(1e-5)
+    cos = T.LrSchedule(apply_overrides(cfg, ["optim.schedule=cosine", "optim.warmup_epochs=0",
+                                             "optim.min_lr_ratio=0.1"]), steps_per_epoch=10)
+    assert cos.lr(0) == pytest.approx(1e-3)
+    assert cos.lr(30) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert cos.lr(60) == pytest.approx(1e-4)
+    assert cos.lr(0, progress=0.5) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    ref = apply_overrides(Config(), ["optim.lr=1e-3", "optim.lr_reference_batch=32", "optim.batch_size=16"])
+    assert T.scaled_lr(ref, world_size=8) == pytest.approx(4e-3)  # the repo yaml's rate at 8 x 16
+
+
+def test_time_budget_stops_mid_epoch(tmp_path: Path, tiny_overrides: Overrides) -> None:
+    out = tmp_path / "run"
+    # ~1.2 s of budget for up to 50 epochs: the run must stop early, validate and keep a resumable state
+    res = T.fit(cfg_of(tiny_overrides(out, val=True, **{"optim.epochs": 50, "train.time_budget_minutes": 0.02,
+                                                      "train.eval_interval": 0})), log=quiet, progress=False)
+    assert res.stopped == "time budget" and 1 <= res.epochs < 50
+    assert res.best is not None and "AP" in res.final_metrics
+    ckpt = load_training_checkpoint(out / "last.pt")
+    assert ckpt["epoch"] == res.epochs and ckpt["meta"]["budget_used_s"] >= 1.0
+
+
+def test_warm_start_skips_head_and_reports(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    donor = create_model("litepose-xs", 17)
+    path = tmp_path / "donor.pt"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in donor.state_dict().items()}}, path)
+    torch.manual_seed(1)
+    student = create_model("litepose-xs", 14)
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    report = T.warm_start_backbone(student, path)
+    after = student.state_dict()
+    head = [k for k in after if "deconv" in k or "final" in k]
+    assert report.skipped_head == len(head) and report.loaded == len(after) - len(head)
+    assert not report.skipped_shape and not report.missing_backbone
+    for k, v in after.items():
+        if k in head:
+            assert torch.equal(v, before[k]), k  # the head keeps its own initialisation
+        else:
+            assert torch.equal(v, donor.state_dict()[k]), k
+    narrow = create_model("litepose-xs", 14, width=0.5)
+    rep2 = T.warm_start_backbone(narrow, path)
+    assert rep2.skipped_shape and "different shape" in rep2.summary()
+
+
+def test_failed_checkpoint_write_keeps_previous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "last.pt"
+    save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def broken_save(obj: object, f: object, *a: object, **k: object) -> None:
+        f.write(b"partial")  # type: ignore[attr-defined]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    again = torch.load(path, weights_only=True)
+    assert again["epoch"] == 1 and torch.equal(again["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left behind
+
+
+# ---------------------------------------------------------------------------------------- runs
+def test_tiny_run_loss_falls_and_checkpoint_loads(tmp_path: Path, tiny_overrides: Overrides) -> None:
+    out = tmp_path / "run"
+    cfg = cfg_of(tiny_overrides(out, **{
+        "optim.epochs": 6, "optim.lr": 3e-3, "data.augment.max_rotation": 0, "data.augment.min_scale": 1,
+        "data.augment.max_scale": 1, "data.augment.max_translate": 0, "data.augment.flip_prob": 0}))
+    result = T.fit(cfg, log=quiet, progress=False)
+    rows = read_csv(out / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    losses = [r["loss"] for r in rows]
+    assert all(math.isfinite(v) for v in losses)
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert result.epochs == 6 and result.global_step == 12 and result.best is None
+    for name in ("config.yaml", "last.pt", "metrics.csv", "steps.csv", "curves.png"):
+        assert (out / name).is_file(), name
+    assert load_config(out / "config.yaml") == cfg
+    ckpt = load_training_checkpoint(out / "last.pt")
+    assert ckpt["epoch"] == 6 and ckpt["global_step"] == 12 and ckpt["config"]["optim"]["epochs"] == 6
+    model = litepose.load(out / "last.pt")  # a training checkpoint is a project checkpoint
+    assert model.num_keypoints == 17 and model.spec.input_size == 64
+    assert model.skeleton is not None and model.skeleton.name == "coco"
+    out4, out2 = model(torch.zeros(1, 3, 64, 64))
+    assert out4.shape == (1, 34, 16, 16) and out2.shape == (1, 17, 32, 32)
+
+
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny_overrides: Overrides) -> None:
+    # N = 4 epochs (2 steps each) straight, vs 2 epochs + stop + resume + 2 epochs, with augmentation on.
+    extra = {"optim.epochs": 4, "optim.milestones": [3], "optim.warmup_epochs": 0.5, "optim.grad_clip": 0.5}
+    full = T.fit(cfg_of(tiny_overrides(tmp_path / "full", **extra)), log=quiet, progress=False)
+    part_cfg = cfg_of(tiny_overrides(tmp_path / "part", **extra))
+    half = T.fit(part_cfg, log=quiet, progress=False, stop_after_epochs=2)
+    assert half.epochs == 2
+    with pytest.raises(ConfigError, match="--resume"):
+        T.fit(part_cfg, log=quiet, progress=False)  # a run folder is never silently overwritten
+    torch.manual_seed(1234)  # the resumed run must not depend on the caller's RNG state
+    resumed = T.fit(part_cfg, resume=tmp_path / "part" / "last.pt", log=quiet, progress=False)
+    assert resumed.epochs == full.epochs == 4 and resumed.global_step == full.global_step == 8
+    a = load_training_checkpoint(full.last)
+    b = load_training_checkpoint(resumed.last)
+    assert_same_weights(a["state_dict"], b["state_dict"])
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
+        assert_same_weights(sa, sb)
+    rows = read_csv(tmp_path / "part" / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, tiny_overrides: Overrides) -> None:
+    # A real process killed with SIGKILL mid-run (checkpoints every step, one loader worker), resumed by
+    # the CLI, ends with the same weights as an uninterrupted in-process run.
+    extra = {"optim.epochs": 3, "train.checkpoint_interval": 1, "data.workers": 1}
+    full = T.fit(cfg_of(tiny_overrides(tmp_path / "full", **extra)), log=quiet, progress=False)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "litepose", "train", "--no-progress"]
+    sets = [a for s in tiny_overrides(out, **extra) for a in ("--set", s)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The child pauses briefly after each checkpoint write so that the kill lands mid-run reliably.
+    slow = ("import sys, time; import litepose.training.trainer as T; real = T.save_checkpoint; "
+            "T.save_checkpoint = lambda *a, **k: (real(*a, **k), time.sleep(0.4))[0]; "
+            "from litepose.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", slow, "train", "--no-progress", *sets], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    writes: set[int] = set()  # each atomic write is a new file: count them by inode (cheap to poll)
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and len(writes) < 3:
+            with contextlib.suppress(FileNotFoundError):
+                writes.add((out / "last.pt").stat().st_ino)
+            time.sleep(0.02)
+        assert proc.poll() is None, f"finished before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = load_training_checkpoint(out / "last.pt")
+    assert 3 <= killed_at["global_step"] < 6
+    res = subprocess.run([*cmd, "--resume", str(out)], env=env, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    done = load_training_checkpoint(out / "last.pt")
+    assert done["epoch"] == 3 and done["global_step"] == 6
+    assert_same_weights(load_training_checkpoint(full.last)["state_dict"], done["state_dict"])
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, tiny_overrides: Overrides,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real_forward = T.LitePoseLoss.forward
+
+    def poisoned(self: T.LitePoseLoss, *args: object) -> object:
+        out = real_forward(self, *args)
+        calls["n"] += 1
+        if calls["n"] == 4:  # second step of epoch 2
+            return out._replace(total=out.total * float("nan"))
+        return out
+
+    monkeypatch.setattr(T.LitePoseLoss, "forward", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(T.TrainingDiverged) as err:
+        T.fit(cfg_of(tiny_overrides(out, **{"optim.epochs": 3})), log=quiet, progress=False)
+    msg = str(err.value)
+    assert "non-finite" in msg and "epoch 2" in msg and str(out / "last.pt") in msg
+    kept = load_training_checkpoint(out / "last.pt")
+    assert kept["epoch"] == 1 and kept["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values() if v.is_floating_point())
+
+
+def test_distillation_from_teacher_and_backbone_warm_start(tmp_path: Path, tiny_overrides: Overrides) -> None:
+    torch.manual_seed(0)
+    teacher = create_model("litepose-xs", 17, width=0.5, input_size=96)
+    litepose.save(teacher, tmp_path / "teacher.pt")
+    donor = create_model("litepose-xs", 14)  # another dataset's model: only its backbone fits
+    torch.save(donor.state_dict(), tmp_path / "donor.pth")
+    out = tmp_path / "run"
+    lines: list[str] = []
+    T.fit(cfg_of(tiny_overrides(out, **{"optim.epochs": 1, "distill.teacher": tmp_path / "teacher.pt",
+                                        "distill.weight": 0.5, "init.backbone": tmp_path / "donor.pth"})),
+          log=lines.append, progress=False)
+    assert any("warm start from" in ln and "deconv/final" in ln for ln in lines), lines
+    assert any("distilling from" in ln and "input 96" in ln for ln in lines), lines
+    row = read_csv(out / "metrics.csv")[-1]
+    assert row["distill"] is not None and row["distill"] > 0
+    assert row["loss"] == pytest.approx(row["heatmap"] + row["push"] + row["pull"] + row["distill"], rel=1e-4)
+    bad = create_model("litepose-xs", 14, width=0.5)
+    litepose.save(bad, tmp_path / "bad.pt")
+    with pytest.raises(ConfigError, match="14 keypoints"):
+        T.fit(cfg_of(tiny_overrides(tmp_path / "run2", **{"distill.teacher": tmp_path / "bad.pt"})),
+              log=quiet, progress=False)
+
+
+def test_metrics_logger_tensorboard_and_resume_truncation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from litepose.training.metrics_log import MetricsLogger
+
+    scalars: list[tuple[str, float, int]] = []
+
+    class FakeWriter:  # stands in for tensorboard's SummaryWriter (tensorboard is optional)
+        def __init__(self, log_dir: str, purge_step: int | None = None) -> None:
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag: str, value: float, step: int) -> None:
+            scalars.append((tag, value, step))
+
+        def flush(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard",
+                        types.SimpleNamespace(SummaryWriter=FakeWriter))
+    log = MetricsLogger(tmp_path)
+    assert log.tensorboard_enabled
+    for step in range(1, 7):
+        log.log_step(step, {"epoch": (step - 1) // 2, "loss": 1.0 / step, "lr": 1e-3})
+        if step % 2 == 0:
+            log.log_epoch(step // 2, {"global_step": step, "loss": 1.0 / step, "lr": 1e-3, "val_AP": 0.1 * step})
+    log.close()
+    assert any(t == "epoch/val_AP" and s == 3 and abs(v - 0.6) < 1e-9 for t, v, s in scalars)
+    assert any(t == "step/loss" and s == 6 for t, _, s in scalars)
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    # a run resumed from the epoch-2 checkpoint drops what the killed run logged after it
+    again = MetricsLogger(tmp_path, resume_epoch=2, resume_step=4, tensorboard=False)
+    assert [r["epoch"] for r in again.epoch_rows] == [1, 2]
+    assert [r["step"] for r in again.step_rows] == [1, 2, 3, 4]
