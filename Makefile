@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/litepose info
+	$(VENV)/bin/litepose demo
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
