@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from gt_maps import render_people_maps
 from torch import nn
 
 from litepose import geometry
@@ -152,21 +153,7 @@ class GroundTruthNet(nn.Module):
         if flipped:
             pts = pts[:, self.flip_index].copy()
             pts[..., 0] = w - pts[..., 0]
-        mh, mw = h // stride, w // stride
-        ys, xs = np.mgrid[0:mh, 0:mw]
-        num_joints = self.num_keypoints
-        hm = np.zeros((num_joints, mh, mw), np.float32)
-        tag = np.zeros((num_joints, mh, mw), np.float32)
-        for j in range(num_joints):
-            nearest = np.full((mh, mw), np.inf)
-            for n, person in enumerate(pts):
-                cx, cy = np.floor(person[j] / stride)
-                d2 = (xs - cx) ** 2 + (ys - cy) ** 2
-                hm[j] = np.maximum(hm[j], np.exp(-d2 / 8.0))
-                closer = d2 < nearest
-                nearest[closer] = d2[closer]
-                tag[j][closer] = 3.0 * n
-        return hm, tag
+        return render_people_maps(pts, h, w, stride, self.num_keypoints)
 
     def forward(self, x: torch.Tensor) -> LitePoseOutput:
         b, _, h, w = x.shape

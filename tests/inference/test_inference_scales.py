@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gt_maps import render_people_maps
 from torch import nn
 
 from litepose.geometry import apply_affine
@@ -140,20 +141,7 @@ class MultiScaleGroundTruthNet(nn.Module):
         if flipped:
             pts = pts[:, list(COCO.flip_index)].copy()
             pts[..., 0] = w - pts[..., 0]
-        mh, mw = h // stride, w // stride
-        ys, xs = np.mgrid[0:mh, 0:mw]
-        hm = np.zeros((self.num_keypoints, mh, mw), np.float32)
-        tag = np.zeros((self.num_keypoints, mh, mw), np.float32)
-        for j in range(self.num_keypoints):
-            nearest = np.full((mh, mw), np.inf)
-            for n, person in enumerate(pts):
-                cx, cy = np.floor(person[j] / stride)
-                d2 = (xs - cx) ** 2 + (ys - cy) ** 2
-                hm[j] = np.maximum(hm[j], np.exp(-d2 / 8.0))
-                closer = d2 < nearest
-                nearest[closer] = d2[closer]
-                tag[j][closer] = 3.0 * n
-        return hm, tag
+        return render_people_maps(pts, h, w, stride, self.num_keypoints)
 
     def forward(self, x: torch.Tensor) -> LitePoseOutput:
         b, _, h, w = x.shape
