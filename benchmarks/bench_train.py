@@ -24,6 +24,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -56,18 +57,22 @@ def bench_step(arch: str, input_size: int, batch: dict, channels_last: bool, ste
     return n * steps / (time.perf_counter() - t0)
 
 
+def _cycle(loader: torch.utils.data.DataLoader, it: Iterator[dict]) -> Iterator[dict]:
+    """Batches from ``it`` and then from fresh passes over ``loader``, without end."""
+    while True:
+        yield from it
+        it = iter(loader)
+
+
 def bench_loader(loader: torch.utils.data.DataLoader, batches: int) -> float:
     """Images/s of the DataLoader alone (after its first batch, which pays the worker start-up)."""
     it = iter(loader)
     next(it)
+    batches_iter = _cycle(loader, it)
     t0 = time.perf_counter()
     n = 0
     for _ in range(batches):
-        try:
-            b = next(it)
-        except StopIteration:
-            it = iter(loader)
-            b = next(it)
+        b = next(batches_iter)
         n += b["image"].shape[0]
     return n / (time.perf_counter() - t0)
 
@@ -95,15 +100,11 @@ def bench_loop(arch: str, loader: torch.utils.data.DataLoader, channels_last: bo
         return x.shape[0]
 
     step(first)  # warm-up (oneDNN primitive creation)
+    batches_iter = _cycle(loader, it)
     t0 = time.perf_counter()
     n = 0
     for _ in range(batches):
-        try:
-            b = next(it)
-        except StopIteration:
-            it = iter(loader)
-            b = next(it)
-        n += step(b)
+        n += step(next(batches_iter))
     return n / (time.perf_counter() - t0)
 
 
