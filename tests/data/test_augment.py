@@ -35,7 +35,9 @@ def test_config_defaults_are_official_and_validated() -> None:
     cfg = AugmentConfig()
     assert (cfg.max_rotation, cfg.min_scale, cfg.max_scale, cfg.max_translate, cfg.flip_prob, cfg.scale_type) == (
         30.0, 0.75, 1.5, 40.0, 0.5, "short")
-    for bad in ({"min_scale": 2.0}, {"flip_prob": 1.5}, {"scale_type": "diag"}, {"max_rotation": -1}):
+    assert cfg.joint_flip == "exact"  # the one deliberate fix of the official augmentation
+    for bad in ({"min_scale": 2.0}, {"flip_prob": 1.5}, {"scale_type": "diag"}, {"max_rotation": -1},
+                {"joint_flip": "mirror"}):
         with pytest.raises(ValueError):
             AugmentConfig(**bad)
 
@@ -60,16 +62,17 @@ def test_random_affine_params_ranges_and_determinism() -> None:
     assert random_affine_params(np.random.default_rng(0), w, h, long)[1] == pytest.approx(3.2)
 
 
+@pytest.mark.parametrize("joint_flip", ["exact", "official"])
 @pytest.mark.parametrize(("rot", "scale", "flip"), [(0.0, 0.9, False), (25.0, 1.1, False), (-17.0, 0.8, True),
                                                     (30.0, 1.4, True)])
-def test_warp_keeps_keypoints_on_the_warped_image(rot: float, scale: float, flip: bool) -> None:
+def test_warp_keeps_keypoints_on_the_warped_image(rot: float, scale: float, flip: bool, joint_flip: str) -> None:
     w, h, size = 220, 170, 128
     points = np.array([[80.0, 60.0], [130.0, 70.0], [100.0, 110.0], [150.0, 120.0]])
     image = _dotted_image(w, h, points)
     joints = np.concatenate([points, np.full((4, 1), 2.0)], axis=1)[None]
     center, s = (w / 2 + 7, h / 2 - 5), scale * min(w, h) / 200
     img, masks, out = warp_sample(image, np.ones((h, w), np.uint8), joints, center, s, rot, flip, size,
-                                  (size // 4, size // 2), FLIP_INDEX)
+                                  (size // 4, size // 2), FLIP_INDEX, joint_flip=joint_flip)
     assert img.shape == (size, size, 3) and img.dtype == np.uint8
     assert [m.shape for m in masks] == [(32, 32), (64, 64)] and [j.shape for j in out] == [(1, 4, 3), (1, 4, 3)]
     for res, jr in zip((size // 4, size // 2), out, strict=True):
@@ -77,9 +80,10 @@ def test_warp_keeps_keypoints_on_the_warped_image(rot: float, scale: float, flip
         for slot in range(4):
             source = FLIP_INDEX[slot] if flip else slot  # the flip re-indexes joints left <-> right
             found = _centroid(img, COLORS[source]) / factor  # dot position, in output-map pixels
-            # Without flip the maps are exactly M(in)/factor. The official flip uses x <- res-1-x on the
-            # maps while the image flips pixel for pixel: a known (1 - 1/factor) px shift on the maps.
-            shift = np.array([-(1 - 1 / factor) if flip else 0.0, 0.0])
+            # Without flip the maps are exactly M(in)/factor; so are they with the exact flip. The official
+            # flip uses x <- res-1-x on the maps while the image flips pixel for pixel: a (1 - 1/factor) px
+            # shift on the maps, which is what joint_flip="exact" fixes.
+            shift = np.array([-(1 - 1 / factor) if flip and joint_flip == "official" else 0.0, 0.0])
             np.testing.assert_allclose(jr[0, slot, :2] - found, shift, atol=0.15)
             assert jr[0, slot, 2] == 2.0
 
@@ -93,11 +97,18 @@ def test_warp_joints_follow_the_official_affine() -> None:
         np.testing.assert_allclose(jr[0, :, :2], apply_affine(joints[0, :, :2], training_affine(c, s, r, res)),
                                    atol=1e-4)
         np.testing.assert_array_equal(jr[0, :, 2], [2.0, 0.0])
-    _, _, flipped = warp_sample(np.zeros((80, 100, 3), np.uint8), np.ones((80, 100)), joints, c, s, r, True, 64,
-                                (16, 32), (1, 0))
-    for res, jr, fr in zip((16, 32), out, flipped, strict=True):
-        np.testing.assert_allclose(fr[0, :, 0], res - 1 - jr[0, ::-1, 0], atol=1e-5)
-        np.testing.assert_allclose(fr[0, :, 1:], jr[0, ::-1, 1:], atol=1e-5)
+    _, _, official = warp_sample(np.zeros((80, 100, 3), np.uint8), np.ones((80, 100)), joints, c, s, r, True, 64,
+                                 (16, 32), (1, 0), joint_flip="official")
+    _, _, exact = warp_sample(np.zeros((80, 100, 3), np.uint8), np.ones((80, 100)), joints, c, s, r, True, 64,
+                              (16, 32), (1, 0))
+    for res, jr, fo, fe in zip((16, 32), out, official, exact, strict=True):
+        np.testing.assert_array_equal(fo[0, :, 0], res - jr[0, ::-1, 0] - 1)  # bit for bit, official order
+        np.testing.assert_allclose(fe[0, :, 0], 63 * res / 64 - jr[0, ::-1, 0], atol=1e-12)
+        for fr in (fo, fe):
+            np.testing.assert_array_equal(fr[0, :, 1:], jr[0, ::-1, 1:])
+    with pytest.raises(ValueError, match="joint_flip"):
+        warp_sample(np.zeros((80, 100, 3), np.uint8), np.ones((80, 100)), joints, c, s, r, True, 64, (16, 32),
+                    (1, 0), joint_flip="mirror")
 
 
 def test_warp_masks_move_with_the_image_and_outside_is_ignored() -> None:

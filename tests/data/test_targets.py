@@ -146,3 +146,26 @@ def test_joints_are_truncated_in_float64() -> None:
     assert hm[0, 10, 63] == 1.0 and hm[1, 63, 5] == 1.0
     packed = pack_joints(joints, 64, max_people=2)
     np.testing.assert_array_equal(packed[0], [[10 * 64 + 63, 1], [64 * 64 + 63 * 64 + 5, 1]])
+
+
+def test_subpixel_heatmaps_centre_the_gaussian_half_a_pixel_before_the_joint() -> None:
+    res = 32
+    joints = _joints([(10.7, 20.3, 2), (3, 3, 0)], [(12.0, 21.0, 1), (31.9, -0.4, 2)])
+    hm = render_heatmaps(joints, res, sigma=2.0, center="subpixel")
+    yy, xx = np.mgrid[0:res, 0:res]
+
+    def blob(cx: float, cy: float) -> np.ndarray:
+        g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 8.0)
+        return np.where((xx - cx) ** 2 <= 49 + 1e-9, 1.0, 0.0) * np.where((yy - cy) ** 2 <= 49 + 1e-9, g, 0.0)
+
+    np.testing.assert_allclose(hm[0], np.maximum(blob(10.2, 19.8), blob(11.5, 20.5)), atol=1e-6)
+    # The same joints are used as with truncation: (31.9, -0.4) truncates to row 0, v = 0 is skipped.
+    np.testing.assert_allclose(hm[1], blob(31.4, -0.9), atol=1e-6)
+    truncated = render_heatmaps(joints, res, sigma=2.0)
+    assert np.array_equal(hm.reshape(2, -1).any(1), truncated.reshape(2, -1).any(1))
+    # The Gaussian's centre of mass sits at the joint minus half a pixel, with no quantisation.
+    one = render_heatmaps(_joints([(15.3, 16.8, 2)]), res, sigma=2.0, center="subpixel")[0]
+    centre = np.array([(one * xx).sum(), (one * yy).sum()]) / one.sum()
+    np.testing.assert_allclose(centre, [14.8, 16.3], atol=5e-3)  # the box clips the far tail
+    with pytest.raises(ValueError, match="center"):
+        render_heatmaps(joints, res, center="rounded")

@@ -64,6 +64,28 @@ def test_heatmap_loss_zero_at_target_and_masked() -> None:
         loss(pred, target[:, :2], mask)
 
 
+def test_adaptive_heatmap_loss_weights_by_distance_from_the_goal() -> None:
+    target = torch.zeros(1, 1, 1, 4)
+    target[..., 0], target[..., 1] = 1.0, 0.5  # two foreground pixels, then two background ones
+    pred = torch.tensor([[[[0.2, 0.9, 0.3, 0.0]]]], requires_grad=True)
+    mask = torch.ones(1, 1, 4)
+    loss = HeatmapLoss("adaptive", adaptive_gamma=0.01)(pred, target, mask)
+    fg = target.pow(0.01)
+    w = fg * (1 - pred.detach()).abs() + (1 - fg) * pred.detach().abs()
+    torch.testing.assert_close(loss, ((pred.detach() - target) ** 2 * w).mean(dim=(1, 2, 3)))
+    # Foreground pixels weigh |1 - P|, background ones |P|: a perfect background pixel costs nothing.
+    torch.testing.assert_close(w[0, 0, 0], torch.tensor([0.8, 0.1 * 0.5**0.01 + 0.9 * (1 - 0.5**0.01), 0.3, 0.0]))
+    loss.sum().backward()  # the weight is a constant: the gradient is 2·W·(P − T)/n
+    torch.testing.assert_close(pred.grad, 2 * w * (pred.detach() - target) / 4)
+    assert torch.equal(HeatmapLoss("adaptive")(target, target, mask), torch.zeros(1))
+    with pytest.raises(ValueError, match="weighting"):
+        HeatmapLoss("focal")
+    with pytest.raises(ValueError, match="gamma"):
+        HeatmapLoss("adaptive", adaptive_gamma=0.0)
+    full = LitePoseLoss(1, heatmap_weighting="adaptive")
+    assert full.heatmap_loss.weighting == "adaptive"
+
+
 def test_ae_loss_matches_the_official_loop() -> None:
     rng = np.random.default_rng(0)
     batch, people, num_j, res = 4, 5, 6, 8

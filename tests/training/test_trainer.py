@@ -277,3 +277,33 @@ def test_metrics_logger_tensorboard_and_resume_truncation(tmp_path: Path, monkey
     again = MetricsLogger(tmp_path, resume_epoch=2, resume_step=4, tensorboard=False)
     assert [r["epoch"] for r in again.epoch_rows] == [1, 2]
     assert [r["step"] for r in again.step_rows] == [1, 2, 3, 4]
+
+
+def test_crops_smaller_than_the_test_input(tmp_path: Path, tiny_overrides: Overrides,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "run"
+    seen: dict[str, list[int]] = {"train": [], "val": []}
+    real_validate = __import__("litepose.training.validate", fromlist=["validate"]).validate
+
+    def spy_validate(model: torch.nn.Module, *args: object, input_size: int, **kw: object) -> dict[str, float]:
+        seen["val"].append(input_size)
+        return real_validate(model, *args, input_size=input_size, **kw)
+
+    real_step = T.train_one_epoch
+
+    def spy_epoch(engine: T.Engine, loader: torch.utils.data.DataLoader, *a: object, **kw: object) -> T.EpochStats:
+        seen["train"].append(next(iter(loader))["image"].shape[-1])
+        return real_step(engine, loader, *a, **kw)
+
+    monkeypatch.setattr("litepose.training.validate.validate", spy_validate)
+    monkeypatch.setattr(T, "train_one_epoch", spy_epoch)
+    cfg = cfg_of(tiny_overrides(out, val=True, **{"optim.epochs": 1, "data.test_input_size": 96,
+                                                  "data.augment.min_scale": 0.6, "data.augment.max_scale": 0.75}))
+    result = T.fit(cfg, log=quiet, progress=False)
+    assert seen == {"train": [64], "val": [96]}  # crops of 64 in training, validated at 96
+    assert "AP" in result.final_metrics
+    model = litepose.load(out / "last.pt")
+    assert model.spec.input_size == 96  # what inference uses by default
+    assert load_training_checkpoint(out / "last.pt")["meta"]["train_input_size"] == 64
+    with pytest.raises(ConfigError, match=r"data\.test_input_size"):
+        cfg_of(["data.test_input_size=100"])

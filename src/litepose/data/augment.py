@@ -9,8 +9,17 @@ Two pure pieces, so the randomness and the geometry can be tested apart:
 
 Official-code details kept on purpose (parity): the translation is an integer drawn from
 ``[int(-40·s), int(40·s))`` in original pixels; masks go through uint8 and a ``> 0.5`` threshold, so the
-area outside the source image becomes 0 (ignored by the loss, reference §8.12); the flip maps joints with
-``x ← res − 1 − x`` at every output resolution (the image itself is mirrored pixel for pixel).
+area outside the source image becomes 0 (ignored by the loss, reference §8.12).
+
+One official detail is fixed by default: the flip of the joints. The image is mirrored pixel for pixel at
+the input size ``S`` (input pixel ``i`` -> ``S − 1 − i``), and a joint at input pixel ``x`` sits at
+``x·r/S`` on an output map of side ``r``, so the mirrored joint belongs at ``(S − 1)·r/S − x_r``. The
+official code writes ``r − 1 − x_r`` instead, which puts every flipped sample's joints ``stride − 1``
+input pixels to the left of the mirrored body (1 px at stride 2, 3 px at stride 4). A network trained
+with flips half of the time learns half of that as a systematic leftward bias: measured on a model
+trained on synthetic people (without flip test), a mean x error of -0.8 px against ~0 in y, 40 % of the
+OKS tolerance of an eye for a person of segmentation area 40² px. ``joint_flip="official"`` restores
+the official mapping bit for bit.
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ import numpy as np
 
 from litepose.geometry import apply_affine, training_affine
 
-__all__ = ["AugmentConfig", "random_affine_params", "warp_sample"]
+__all__ = ["JOINT_FLIPS", "AugmentConfig", "random_affine_params", "warp_sample"]
+
+JOINT_FLIPS = ("exact", "official")
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,9 @@ class AugmentConfig:
             original pixels, where ``s`` is the (already zoomed) crop side divided by 200.
         flip_prob: probability of a horizontal flip.
         scale_type: ``"short"`` (crop side = the image's short side, the official setting) or ``"long"``.
+        joint_flip: ``"exact"`` (joints mirrored exactly as the image is) or ``"official"``
+            (``x ← r − 1 − x`` on each output map, the official off-by-(stride − 1)-pixels; see the
+            module docstring).
     """
 
     max_rotation: float = 30.0
@@ -46,6 +60,7 @@ class AugmentConfig:
     max_translate: float = 40.0
     flip_prob: float = 0.5
     scale_type: str = "short"
+    joint_flip: str = "exact"
 
     def __post_init__(self) -> None:
         if self.max_rotation < 0:
@@ -59,6 +74,8 @@ class AugmentConfig:
             raise ValueError(f"augment.flip_prob must be in [0, 1], got {self.flip_prob}")
         if self.scale_type not in ("short", "long"):
             raise ValueError(f"augment.scale_type must be 'short' or 'long', got {self.scale_type!r}")
+        if self.joint_flip not in JOINT_FLIPS:
+            raise ValueError(f"augment.joint_flip must be one of {JOINT_FLIPS}, got {self.joint_flip!r}")
 
 
 def random_affine_params(rng: np.random.Generator, width: int, height: int,
@@ -91,7 +108,7 @@ def random_affine_params(rng: np.random.Generator, width: int, height: int,
 
 def warp_sample(image: np.ndarray, masks: np.ndarray | Sequence[np.ndarray], joints: np.ndarray,
                 center: tuple[float, float], scale: float, rot: float, flip: bool, input_size: int,
-                output_sizes: Sequence[int], flip_index: Sequence[int],
+                output_sizes: Sequence[int], flip_index: Sequence[int], joint_flip: str = "exact",
                 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """Apply one crop (and flip) to an image, its ignore masks and its joints.
 
@@ -112,7 +129,11 @@ def warp_sample(image: np.ndarray, masks: np.ndarray | Sequence[np.ndarray], joi
         input_size: side of the network input.
         output_sizes: side of each output map, e.g. ``(S // 4, S // 2)``.
         flip_index: ``flip_index[k]`` is the joint that joint ``k`` becomes after a flip.
+        joint_flip: ``"exact"``: a flipped joint goes to ``(S − 1)·r/S − x`` on an output map of side
+            ``r``, exactly where the mirrored image puts it; ``"official"``: ``r − 1 − x``.
     """
+    if joint_flip not in JOINT_FLIPS:
+        raise ValueError(f"warp_sample: joint_flip must be one of {JOINT_FLIPS}, got {joint_flip!r}")
     if isinstance(masks, np.ndarray) and masks.ndim == 2:
         mask_list = [masks] * len(output_sizes)
     else:
@@ -144,8 +165,11 @@ def warp_sample(image: np.ndarray, masks: np.ndarray | Sequence[np.ndarray], joi
         if flip:
             mask_r = np.ascontiguousarray(mask_r[:, ::-1])
             joints_r = joints_r[:, list(flip_index)]
-            # The official operation order, (res - x) - 1: it decides float64 roundings near a pixel edge.
-            joints_r[:, :, 0] = res - joints_r[:, :, 0] - 1
+            if joint_flip == "official":
+                # The official operation order, (res - x) - 1: it decides float64 roundings near a pixel edge.
+                joints_r[:, :, 0] = res - joints_r[:, :, 0] - 1
+            else:
+                joints_r[:, :, 0] = (input_size - 1) * res / input_size - joints_r[:, :, 0]
         out_masks.append(mask_r)
         out_joints.append(joints_r)
 

@@ -44,7 +44,7 @@ from pycocotools.coco import COCO
 from torch.utils.data import Dataset
 
 from litepose.data.augment import AugmentConfig, random_affine_params, warp_sample
-from litepose.data.targets import pack_joints, render_heatmaps
+from litepose.data.targets import HEATMAP_CENTERS, pack_joints, render_heatmaps
 from litepose.skeleton import CROWDPOSE, Skeleton, skeleton_from_coco_category
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MASK_MODES", "DatasetError", "KeypointDataset", "read_image_rgb"]
@@ -102,6 +102,8 @@ class KeypointDataset(Dataset):
         augment: augmentation ranges (default: the official ones).
         max_people: tag-loss slots per image (official: 30).
         sigma: Gaussian sigma of the heatmaps at every output resolution (official: 2).
+        heatmap_center: ``"truncated"`` (official: the Gaussian on the joint's truncated pixel) or
+            ``"subpixel"`` (at its real position); see :mod:`litepose.data.targets`.
         skip_bad: skip (and count in :attr:`skipped`) bad annotations, images that hold one, and
             missing or unreadable image files, instead of raising :class:`DatasetError`.
         seed: makes the augmentation a function of ``(seed, epoch, index)``; see the module docstring.
@@ -133,7 +135,8 @@ class KeypointDataset(Dataset):
     def __init__(self, ann_file: str | Path, image_dir: str | Path, skeleton: Skeleton | None = None, *,
                  input_size: int = 256, output_strides: Sequence[int] = (4, 2), train: bool = True,
                  augment: AugmentConfig | None = None, max_people: int = 30, sigma: float = 2.0,
-                 skip_bad: bool = False, seed: int | None = None, mask_mode: str | None = None) -> None:
+                 skip_bad: bool = False, seed: int | None = None, mask_mode: str | None = None,
+                 heatmap_center: str = "truncated") -> None:
         self.ann_file = Path(ann_file)
         self.image_dir = Path(image_dir)
         if not self.ann_file.is_file():
@@ -146,6 +149,8 @@ class KeypointDataset(Dataset):
                              f"stride {strides}")
         if max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {max_people}")
+        if heatmap_center not in HEATMAP_CENTERS:
+            raise ValueError(f"heatmap_center must be one of {HEATMAP_CENTERS}, got {heatmap_center!r}")
         if mask_mode is not None and mask_mode not in MASK_MODES:
             raise ValueError(f"mask_mode must be one of {MASK_MODES} or None (auto), got {mask_mode!r}")
         self.input_size = int(input_size)
@@ -155,6 +160,7 @@ class KeypointDataset(Dataset):
         self.augment = augment if augment is not None else AugmentConfig()
         self.max_people = int(max_people)
         self.sigma = float(sigma)
+        self.heatmap_center = heatmap_center
         self.skip_bad = bool(skip_bad)
         self.seed = seed
         self.epoch = 0
@@ -424,8 +430,9 @@ class KeypointDataset(Dataset):
         else:  # validation: the centre crop/pad of the short side, no randomness
             center, scale, rot, flip = (w / 2.0, h / 2.0), min(w, h) / 200.0, 0.0, False
         img, masks, joints = warp_sample(image, mask, rec.joints, center, scale, rot, flip, self.input_size,
-                                         self.output_sizes, self.skeleton.flip_index)
-        heatmaps = tuple(torch.from_numpy(render_heatmaps(jr, r, self.sigma))
+                                         self.output_sizes, self.skeleton.flip_index,
+                                         joint_flip=self.augment.joint_flip)
+        heatmaps = tuple(torch.from_numpy(render_heatmaps(jr, r, self.sigma, self.heatmap_center))
                          for jr, r in zip(joints, self.output_sizes, strict=True))
         packed = tuple(torch.from_numpy(pack_joints(jr[rec.keep], r, self.max_people))
                        for jr, r in zip(joints, self.output_sizes, strict=True))

@@ -5,6 +5,13 @@ As in the official generators, a joint's pixel is its coordinates **truncated to
 ``int``), so a joint at ``x = -0.5`` still lands on column 0; a joint is used only if ``v > 0`` and its
 truncated position lies in ``[0, res)``. Coordinates are truncated in float64 as the official code does:
 rounding them to float32 first would move e.g. ``63.9999999`` to ``64`` and change its pixel.
+
+``render_heatmaps(..., center="subpixel")`` is an option beyond the official code: the Gaussian is drawn
+at the joint's real position shifted by half a pixel, ``(x − 0.5, y − 0.5)``, instead of at the
+truncated pixel. Truncation puts the peak ``0.5`` px to the upper left on average and the official
+decoder adds ``+0.5`` back, so both targets agree in the mean and decode the same way; the sub-pixel
+one has no quantisation noise (a uniform ±0.5 map pixel, i.e. ±1 input pixel at stride 2 and ±2 at
+stride 4), which the network otherwise has to average out. Which joints are used does not change.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["gaussian_kernel", "pack_joints", "render_heatmaps"]
+__all__ = ["HEATMAP_CENTERS", "gaussian_kernel", "pack_joints", "render_heatmaps"]
+
+HEATMAP_CENTERS = ("truncated", "subpixel")
 
 
 @lru_cache(maxsize=8)
@@ -43,17 +52,20 @@ def _truncated_pixels(joints: np.ndarray, res: int) -> tuple[np.ndarray, np.ndar
     return x, y, valid
 
 
-def render_heatmaps(joints: np.ndarray, res: int, sigma: float = 2.0) -> np.ndarray:
+def render_heatmaps(joints: np.ndarray, res: int, sigma: float = 2.0, center: str = "truncated") -> np.ndarray:
     """Ground-truth heatmaps of one output resolution (official ``HeatmapGenerator``).
 
     Each used joint stamps the :func:`gaussian_kernel` into its joint's channel over the official box
     ``[round(p − 3σ − 1), round(p + 3σ + 2))`` around its truncated pixel ``p`` (NumPy's round half to
     even, so for a non-integer σ the box depends on the parity of ``p``), clipped to the map; overlapping
-    people merge by an element-wise maximum.
+    people merge by an element-wise maximum. ``center="subpixel"`` draws ``exp(−d²/2σ²)`` around
+    ``(x − 0.5, y − 0.5)`` instead, over the pixels within ``3σ + 1`` of it (see the module docstring).
 
     Shapes:
         joints ``(N, J, 3)`` ``(x, y, v)`` in output-map pixels -> heatmaps ``(J, res, res)`` float32.
     """
+    if center not in HEATMAP_CENTERS:
+        raise ValueError(f"render_heatmaps: center must be one of {HEATMAP_CENTERS}, got {center!r}")
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[2] != 3:
         raise ValueError(f"render_heatmaps: joints must be (N, J, 3), got {joints.shape}")
@@ -62,8 +74,13 @@ def render_heatmaps(joints: np.ndarray, res: int, sigma: float = 2.0) -> np.ndar
     if joints.shape[0] == 0:
         return hms
     sigma = float(sigma)
-    g = gaussian_kernel(sigma)
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
     x, y, valid = _truncated_pixels(joints, res)
+    if center == "subpixel":
+        _stamp_subpixel(hms, joints, valid, sigma)
+        return hms
+    g = gaussian_kernel(sigma)
     # The official box, evaluated in the same float64 operation order (the int pixel minus 3σ, minus 1)
     # so that half-way cases round identically; the box can be one pixel narrower than the kernel.
     ul_x, ul_y = np.round(x - 3 * sigma - 1).astype(np.int64), np.round(y - 3 * sigma - 1).astype(np.int64)
@@ -75,6 +92,20 @@ def render_heatmaps(joints: np.ndarray, res: int, sigma: float = 2.0) -> np.ndar
         patch = g[y0 - uy:y1 - uy, x0 - ux:x1 - ux]
         np.maximum(hms[k, y0:y1, x0:x1], patch, out=hms[k, y0:y1, x0:x1])
     return hms
+
+
+def _stamp_subpixel(hms: np.ndarray, joints: np.ndarray, valid: np.ndarray, sigma: float) -> None:
+    """Max-merge a Gaussian centred at each used joint's ``(x − 0.5, y − 0.5)`` into ``hms`` (in place)."""
+    res = hms.shape[-1]
+    radius = 3 * sigma + 1
+    for n, k in zip(*np.nonzero(valid), strict=True):
+        cx, cy = joints[n, k, 0] - 0.5, joints[n, k, 1] - 0.5
+        x0, x1 = max(0, int(np.ceil(cx - radius))), min(res, int(np.floor(cx + radius)) + 1)
+        y0, y1 = max(0, int(np.ceil(cy - radius))), min(res, int(np.floor(cy + radius)) + 1)
+        gx = np.exp(-((np.arange(x0, x1) - cx) ** 2) / (2 * sigma**2))
+        gy = np.exp(-((np.arange(y0, y1) - cy) ** 2) / (2 * sigma**2))
+        patch = (gy[:, None] * gx[None, :]).astype(np.float32)
+        np.maximum(hms[k, y0:y1, x0:x1], patch, out=hms[k, y0:y1, x0:x1])
 
 
 def pack_joints(joints: np.ndarray, res: int, max_people: int) -> np.ndarray:

@@ -91,9 +91,16 @@ class DataConfig:
         val_images: folder of the validation images.
         skeleton: built-in name (``coco``/``crowdpose``) or a skeleton file; ``None`` takes the dataset
             YAML's skeleton or the annotation file's category.
-        input_size: network input side; ``None`` takes the arch's size (256/448/448/512).
+        input_size: network input side in training; ``None`` takes the arch's size (256/448/448/512).
+        test_input_size: network input side at validation and, recorded in the checkpoint, at inference
+            (the test resize scales an image's short side to it); ``None``: ``input_size``. A training
+            input smaller than the test one with a matching zoom (``augment.min_scale``/``max_scale``
+            around ``input_size / test_input_size``) trains on crops at the test scale: each step is
+            cheaper and sees people exactly as large as at test time.
         augment: the paper's augmentation ranges (reference §4.2).
         sigma: Gaussian sigma of the target heatmaps at both output resolutions (official 2).
+        heatmap_center: ``truncated`` (official: each Gaussian on its joint's truncated pixel) or
+            ``subpixel`` (at the joint's real position, without the ±half-pixel quantisation noise).
         max_people: people per image kept for the AE loss (the largest are kept beyond it).
         workers: DataLoader worker processes per training process (0 loads in the main process).
         skip_bad: skip annotations/images that fail validation instead of stopping (a count is printed).
@@ -106,8 +113,10 @@ class DataConfig:
     val_images: str | None = None
     skeleton: str | None = None
     input_size: int | None = None
+    test_input_size: int | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     sigma: float = 2.0
+    heatmap_center: Literal["truncated", "subpixel"] = "truncated"
     max_people: int = 30
     workers: int = 4
     skip_bad: bool = False
@@ -115,6 +124,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check(self.input_size is None or (self.input_size > 0 and self.input_size % 32 == 0),
                "data.input_size", "must be a positive multiple of 32", self.input_size)
+        _check(self.test_input_size is None or (self.test_input_size > 0 and self.test_input_size % 32 == 0),
+               "data.test_input_size", "must be a positive multiple of 32", self.test_input_size)
         _check(self.sigma > 0, "data.sigma", "must be positive", self.sigma)
         _check(self.max_people > 0, "data.max_people", "must be positive", self.max_people)
         _check(self.workers >= 0, "data.workers", "must be >= 0", self.workers)
@@ -185,11 +196,14 @@ class LossConfig:
         heatmap_factors: weight of the masked heatmap MSE at stride 4 and at stride 2.
         push_factor: weight of the AE push loss (stride 4 only: the only output with tags).
         pull_factor: weight of the AE pull loss.
+        heatmap_weighting: ``none`` (the official plain MSE) or ``adaptive`` (SWAHR's weight-adaptive
+            heatmap loss; see :class:`litepose.training.losses.HeatmapLoss`).
     """
 
     heatmap_factors: tuple[float, float] = (1.0, 1.0)
     push_factor: float = 1e-3
     pull_factor: float = 1e-3
+    heatmap_weighting: Literal["none", "adaptive"] = "none"
 
     def __post_init__(self) -> None:
         _check(all(f >= 0 for f in self.heatmap_factors), "loss.heatmap_factors", "must be >= 0",

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "HEATMAP_WEIGHTINGS",
     "AELoss",
     "HeatmapLoss",
     "LitePoseLoss",
@@ -52,15 +53,36 @@ class LossBreakdown(NamedTuple):
         return {name: float(value.detach()) for name, value in zip(self._fields, self, strict=True)}
 
 
+HEATMAP_WEIGHTINGS = ("none", "adaptive")
+
+
 class HeatmapLoss(nn.Module):
     """Masked MSE: ``mean_{k,y,x}((pred − target)² · mask)`` per sample.
 
     The target is the ground truth or, for distillation, a teacher's heatmaps of the same size (the
     same ignore mask applies).
 
+    Args:
+        weighting: ``"none"`` (official) or ``"adaptive"``: each squared error is also weighted by
+            ``W = T^γ·|1 − P| + (1 − T^γ)·|P|`` (the weight-adaptive heatmap loss of SWAHR, Luo et al.,
+            CVPR 2021), with ``T`` the target, ``P`` the prediction (no gradient through ``W``) and
+            ``γ = adaptive_gamma``. Near a joint ``T^γ ≈ 1`` and the weight is how far the prediction still
+            is from 1; on the background it is how far it is from 0. Easy pixels, the vast majority of
+            the background, stop dominating the loss, so the peaks are learnt in far fewer steps.
+        adaptive_gamma: ``γ`` (SWAHR: 0.01, which makes every pixel of a Gaussian's support foreground).
+
     Shapes:
         pred ``(B, J, H, W)``, target ``(B, J, H, W)``, mask ``(B, H, W)`` (1 = use, 0 = ignore) -> ``(B,)``.
     """
+
+    def __init__(self, weighting: str = "none", adaptive_gamma: float = 0.01) -> None:
+        super().__init__()
+        if weighting not in HEATMAP_WEIGHTINGS:
+            raise ValueError(f"HeatmapLoss: weighting must be one of {HEATMAP_WEIGHTINGS}, got {weighting!r}")
+        if not adaptive_gamma > 0:
+            raise ValueError(f"HeatmapLoss: adaptive_gamma must be positive, got {adaptive_gamma}")
+        self.weighting = weighting
+        self.adaptive_gamma = float(adaptive_gamma)
 
     def forward(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         if pred.shape != target.shape:
@@ -68,8 +90,13 @@ class HeatmapLoss(nn.Module):
         if mask.shape != (pred.shape[0], *pred.shape[2:]):
             raise ValueError(f"HeatmapLoss: mask {tuple(mask.shape)} does not match pred {tuple(pred.shape)}")
         dtype = _loss_dtype(pred)
-        diff = pred.to(dtype) - target.to(dtype)
-        return (diff.square() * mask.to(dtype)[:, None]).mean(dim=(1, 2, 3))
+        p, t = pred.to(dtype), target.to(dtype)
+        err = (p - t).square()
+        if self.weighting == "adaptive":
+            fg = t.clamp(min=0).pow(self.adaptive_gamma)
+            q = p.detach()
+            err = err * (fg * (1 - q).abs() + (1 - fg) * q.abs())
+        return (err * mask.to(dtype)[:, None]).mean(dim=(1, 2, 3))
 
 
 class AELoss(nn.Module):
@@ -120,6 +147,7 @@ class LitePoseLoss(nn.Module):
         heatmap_factors: weight of the heatmap loss per stage (official: 1.0, 1.0).
         ae_factors: per stage, ``(push_factor, pull_factor)`` or ``None`` for no tag loss (official:
             1e-3 for both on stage 0, none on stage 1).
+        heatmap_weighting: ``"none"`` (official MSE) or ``"adaptive"``; see :class:`HeatmapLoss`.
 
     ``forward(outputs, heatmaps, masks, joints)``: ``outputs`` is the model's tuple
     (stride 4 ``(B, 2J, H/4, W/4)``, stride 2 ``(B, J, H/2, W/2)``); ``heatmaps``, ``masks`` and
@@ -128,7 +156,8 @@ class LitePoseLoss(nn.Module):
     """
 
     def __init__(self, num_joints: int, heatmap_factors: Sequence[float] = (1.0, 1.0),
-                 ae_factors: Sequence[tuple[float, float] | None] = ((1e-3, 1e-3), None)) -> None:
+                 ae_factors: Sequence[tuple[float, float] | None] = ((1e-3, 1e-3), None),
+                 heatmap_weighting: str = "none") -> None:
         super().__init__()
         if len(heatmap_factors) != len(ae_factors):
             raise ValueError(f"LitePoseLoss: {len(heatmap_factors)} heatmap factors but "
@@ -136,7 +165,7 @@ class LitePoseLoss(nn.Module):
         self.num_joints = int(num_joints)
         self.heatmap_factors = tuple(float(f) for f in heatmap_factors)
         self.ae_factors = tuple(None if f is None else (float(f[0]), float(f[1])) for f in ae_factors)
-        self.heatmap_loss = HeatmapLoss()
+        self.heatmap_loss = HeatmapLoss(heatmap_weighting)
         self.ae_loss = AELoss()
 
     def forward(self, outputs: Sequence[Tensor], heatmaps: Sequence[Tensor], masks: Sequence[Tensor],

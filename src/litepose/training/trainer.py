@@ -157,7 +157,8 @@ def build_train_dataset(cfg: Config, paths: DataPaths, input_size: int) -> Keypo
     d = cfg.data
     return KeypointDataset(paths.train_ann, paths.train_images, paths.skeleton, input_size=input_size,
                            output_strides=(4, 2), train=True, augment=d.augment, max_people=d.max_people,
-                           sigma=d.sigma, skip_bad=d.skip_bad, seed=cfg.train.seed)
+                           sigma=d.sigma, heatmap_center=d.heatmap_center, skip_bad=d.skip_bad,
+                           seed=cfg.train.seed)
 
 
 def build_train_loader(dataset: KeypointDataset, cfg: Config, info: D.DistInfo, device: torch.device
@@ -199,7 +200,7 @@ def build_model(cfg: Config, num_keypoints: int, input_size: int | None = None) 
 def build_loss(cfg: Config, num_keypoints: int) -> LitePoseLoss:
     lc = cfg.loss
     return LitePoseLoss(num_keypoints, heatmap_factors=lc.heatmap_factors,
-                        ae_factors=((lc.push_factor, lc.pull_factor), None))
+                        ae_factors=((lc.push_factor, lc.pull_factor), None), heatmap_weighting=lc.heatmap_weighting)
 
 
 def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -631,6 +632,8 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
     torch.manual_seed(cfg.train.seed)
     probe_spec = build_model(cfg, 1).spec  # arch only, to know the default input size
     input_size = cfg.data.input_size or probe_spec.input_size
+    # The test-time input side (validation, and the size recorded in the model's spec for inference).
+    test_size = cfg.data.test_input_size or input_size
     train_ds = build_train_dataset(cfg, paths, input_size)
     skeleton = train_ds.skeleton
     num_kp = cfg.model.num_keypoints or skeleton.num_keypoints
@@ -645,7 +648,7 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
 
     # -- model
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg, num_kp, input_size)
+    model = build_model(cfg, num_kp, test_size)
     if cfg.init.head_std is not None:
         init_head(model, cfg.init.head_std)
     if cfg.init.backbone is not None and ckpt is None:
@@ -695,7 +698,8 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
                                       scheduler=schedule.state_dict(), scaler=scaler, epoch=st.epoch,
                                       step_in_epoch=st.step_in_epoch, global_step=st.global_step,
                                       config=config_dict, best_metric=st.best_metric,
-                                      meta={"input_size": input_size, "budget_used_s": st.budget_used_s})
+                                      meta={"input_size": test_size, "train_input_size": input_size,
+                                            "budget_used_s": st.budget_used_s})
         save_checkpoint(ck, run_dir / LAST)
         logger.flush()
         return ck
@@ -710,7 +714,8 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
             "data.workers=0 (see benchmarks/bench_train.py)")
     if info.is_main:
         n_params = sum(p.numel() for p in model.parameters())
-        log(f"training {model.spec.name} ({n_params / 1e6:.2f}M params, input {input_size}, {num_kp} keypoints) "
+        sizes = f"input {input_size}" + (f", tested at {test_size}" if test_size != input_size else "")
+        log(f"training {model.spec.name} ({n_params / 1e6:.2f}M params, {sizes}, {num_kp} keypoints) "
             f"on {len(train_ds)} images, {info.world_size} process(es) x batch {cfg.optim.batch_size}, "
             f"{len(loader)} steps/epoch, device {device}{', AMP' if scaler.is_enabled() else ''}"
             f"{', channels_last' if cfg.train.channels_last else ''} -> {run_dir}")
@@ -757,7 +762,7 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
             from litepose.training.validate import validate
 
             val_metrics = validate(model, paths.val_ann, paths.val_images, skeleton=skeleton,
-                                   input_size=input_size, flip=cfg.train.val_flip, subset=cfg.train.val_subset,
+                                   input_size=test_size, flip=cfg.train.val_flip, subset=cfg.train.val_subset,
                                    info=info, work_dir=run_dir, progress=progress)
             val_metrics = D.broadcast_object(val_metrics)
             final_metrics = val_metrics
