@@ -67,8 +67,9 @@ class HeatmapLoss(nn.Module):
             ``W = T^γ·|1 − P| + (1 − T^γ)·|P|`` (the weight-adaptive heatmap loss of SWAHR, Luo et al.,
             CVPR 2021), with ``T`` the target, ``P`` the prediction (no gradient through ``W``) and
             ``γ = adaptive_gamma``. Near a joint ``T^γ ≈ 1`` and the weight is how far the prediction still
-            is from 1; on the background it is how far it is from 0. Easy pixels, the vast majority of
-            the background, stop dominating the loss, so the peaks are learnt in far fewer steps.
+            is from 1; on the background it is how far it is from 0, so easy pixels (most of the
+            background) stop dominating the loss. SWAHR reports about +1 AP on COCO; in a 4-minute
+            synthetic CPU run here it made no measurable difference (AP 0.203 against 0.204).
         adaptive_gamma: ``γ`` (SWAHR: 0.01, which makes every pixel of a Gaussian's support foreground).
 
     Shapes:
