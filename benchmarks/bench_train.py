@@ -8,8 +8,10 @@ Prints, side by side, images/s of
   workers;
 * the real loop (loader + step), whose speed should equal the step's when the loader is off the
   critical path;
+* the Adam update alone, per-parameter loop against the fused kernel the trainer uses;
 
-and the ratios (channels_last speed-up, loader headroom = pipeline speed / step speed).
+and the ratios (channels_last speed-up, loader headroom = pipeline speed / step speed, fused Adam
+speed-up).
 
 Usage::
 
@@ -43,7 +45,7 @@ def bench_step(arch: str, input_size: int, batch: dict, channels_last: bool, ste
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     loss_fn = LitePoseLoss(num_kp)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)  # as the trainer builds it
     heatmaps, masks, joints = list(batch["heatmaps"]), list(batch["masks"]), list(batch["joints"])
     n = images.shape[0]
     t0 = 0.0
@@ -55,6 +57,23 @@ def bench_step(arch: str, input_size: int, batch: dict, channels_last: bool, ste
         loss.backward()
         opt.step()
     return n * steps / (time.perf_counter() - t0)
+
+
+def bench_adam(arch: str, num_kp: int, fused: bool, steps: int) -> float:
+    """Milliseconds per Adam update of the model's parameters (random gradients)."""
+    from litepose.models.zoo import create_model
+
+    torch.manual_seed(0)
+    model = create_model(arch, num_kp)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused or None)
+    for _ in range(3):
+        opt.step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        opt.step()
+    return (time.perf_counter() - t0) / steps * 1e3
 
 
 def _cycle(loader: torch.utils.data.DataLoader, it: Iterator[dict]) -> Iterator[dict]:
@@ -89,7 +108,7 @@ def bench_loop(arch: str, loader: torch.utils.data.DataLoader, channels_last: bo
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     loss_fn = LitePoseLoss(num_kp)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)  # as the trainer builds it
 
     def step(b: dict) -> int:
         x = b["image"].contiguous(memory_format=torch.channels_last) if channels_last else b["image"]
@@ -154,12 +173,17 @@ def main() -> None:
         loop = bench_loop(args.arch, loader(args.workers), True, args.steps)
         rows.append(("loader (0 workers) + step, channels_last", loop0))
         rows.append((f"loader ({args.workers} workers) + step, channels_last", loop))
+        num_kp = batch["heatmaps"][0].shape[1]
+        adam_loop = bench_adam(args.arch, num_kp, False, args.steps * 5)
+        adam_fused = bench_adam(args.arch, num_kp, True, args.steps * 5)
 
     print(f"\n{args.arch} at {args.input_size}x{args.input_size}, batch {args.batch}, "
           f"{args.threads} torch threads, {torch.get_num_threads()} used")
     width = max(len(r[0]) for r in rows)
     for name, ips in rows:
         print(f"  {name:<{width}}  {ips:8.1f} img/s")
+    print(f"  Adam update, per-parameter loop  {adam_loop:6.2f} ms")
+    print(f"  Adam update, fused               {adam_fused:6.2f} ms")
     print("ratios")
     print(f"  channels_last speed-up (step)              {step_nhwc / step_nchw:6.2f}x")
     print(f"  loader headroom, 0 workers (pipeline/step) {load0 / step_nhwc:6.2f}x")
@@ -167,6 +191,7 @@ def main() -> None:
     print(f"  real loop / step alone, 0 workers          {loop0 / step_nhwc:6.2f}x")
     print(f"  real loop / step alone, {args.workers} workers          {loop / step_nhwc:6.2f}x  "
           "(1.0 = data loading fully hidden)")
+    print(f"  fused Adam speed-up (update alone)          {adam_loop / adam_fused:6.2f}x")
     if torch.get_num_threads() + args.workers > (os.cpu_count() or 1):
         print(f"  note: {torch.get_num_threads()} compute threads + {args.workers} workers > {os.cpu_count()} cores: "
               "workers then steal cores from the step; use data.workers=0 on such small machines")

@@ -138,9 +138,11 @@ def test_tiny_run_loss_falls_and_checkpoint_loads(tmp_path: Path, tiny_overrides
     assert out4.shape == (1, 34, 16, 16) and out2.shape == (1, 17, 32, 32)
 
 
-def test_resume_equals_uninterrupted(tmp_path: Path, tiny_overrides: Overrides) -> None:
+@pytest.mark.parametrize("ema_decay", [None, 0.8])
+def test_resume_equals_uninterrupted(tmp_path: Path, tiny_overrides: Overrides, ema_decay: float | None) -> None:
     # N = 4 epochs (2 steps each) straight, vs 2 epochs + stop + resume + 2 epochs, with augmentation on.
-    extra = {"optim.epochs": 4, "optim.milestones": [3], "optim.warmup_epochs": 0.5, "optim.grad_clip": 0.5}
+    extra = {"optim.epochs": 4, "optim.milestones": [3], "optim.warmup_epochs": 0.5, "optim.grad_clip": 0.5,
+             "optim.ema_decay": ema_decay}
     full = T.fit(cfg_of(tiny_overrides(tmp_path / "full", **extra)), log=quiet, progress=False)
     part_cfg = cfg_of(tiny_overrides(tmp_path / "part", **extra))
     half = T.fit(part_cfg, log=quiet, progress=False, stop_after_epochs=2)
@@ -157,6 +159,13 @@ def test_resume_equals_uninterrupted(tmp_path: Path, tiny_overrides: Overrides) 
         assert_same_weights(sa, sb)
     rows = read_csv(tmp_path / "part" / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    if ema_decay is None:
+        assert "train_state_dict" not in b and "ema" not in b
+    else:  # the average is the checkpoint's model; the raw weights resume the same way
+        assert_same_weights(a["train_state_dict"], b["train_state_dict"])
+        assert a["ema"] == b["ema"] == {"decay": ema_decay, "updates": 8}
+        key = "final_refined.0.conv.0.weight"
+        assert not torch.equal(b["state_dict"][key], b["train_state_dict"][key])
 
 
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, tiny_overrides: Overrides) -> None:

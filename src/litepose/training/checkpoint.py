@@ -15,6 +15,10 @@ where the run stopped::
     config        the resolved training config (plain dict)
     best_metric   best validation AP so far (``None`` before the first validation)
 
+With ``optim.ema_decay`` set, ``state_dict`` holds the averaged weights (what inference, warm starts and
+teachers should use), ``train_state_dict`` the raw weights the optimizer works on, and ``ema`` the
+average's counters (:mod:`litepose.training.ema`).
+
 Everything is tensors and plain containers, so it loads with ``torch.load(weights_only=True)``. Files are
 written through :func:`litepose.io.atomic_save_torch` (temporary file + rename): a failed or killed
 write leaves the previous ``last.pt`` intact.
@@ -32,6 +36,7 @@ import torch
 
 from litepose.io import atomic_save_torch
 from litepose.models.checkpoint import FORMAT, CheckpointError, checkpoint_dict, read_checkpoint
+from litepose.training.ema import WeightAverage
 
 __all__ = [
     "BEST",
@@ -82,7 +87,8 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
 def make_training_checkpoint(model: torch.nn.Module, *, skeleton: Any, optimizer: torch.optim.Optimizer,
                              scheduler: Mapping[str, Any], scaler: torch.amp.GradScaler | None, epoch: int,
                              step_in_epoch: int, global_step: int, config: Mapping[str, Any],
-                             best_metric: float | None, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                             best_metric: float | None, meta: Mapping[str, Any] | None = None,
+                             ema: WeightAverage | None = None) -> dict[str, Any]:
     """The full resumable state, as a superset of the project checkpoint dict.
 
     Args:
@@ -97,8 +103,9 @@ def make_training_checkpoint(model: torch.nn.Module, *, skeleton: Any, optimizer
         config: the resolved config as a plain dict.
         best_metric: best validation AP so far.
         meta: extra metadata (kept under ``meta``).
+        ema: the weight average, when training keeps one: its weights become ``state_dict``.
     """
-    ckpt = checkpoint_dict(model, skeleton=skeleton, meta={
+    ckpt = checkpoint_dict(model if ema is None else ema.module, skeleton=skeleton, meta={
         "epoch": int(epoch), "global_step": int(global_step), "best_metric": best_metric,
         "trained_with": "litepose train", **dict(meta or {})})
     ckpt.update({
@@ -112,6 +119,9 @@ def make_training_checkpoint(model: torch.nn.Module, *, skeleton: Any, optimizer
         "config": dict(config),
         "best_metric": None if best_metric is None else float(best_metric),
     })
+    if ema is not None:
+        ckpt["train_state_dict"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        ckpt["ema"] = ema.state_dict()
     return ckpt
 
 

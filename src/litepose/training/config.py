@@ -154,6 +154,9 @@ class OptimConfig:
         epochs: number of epochs.
         batch_size: images per process and step.
         grad_clip: clip the global gradient norm to this value; ``None`` disables clipping.
+        ema_decay: keep an exponential moving average of the weights with this decay per step (about
+            ``1 / (1 - ema_decay)`` steps averaged), validate it and save it as the checkpoints' weights
+            (:mod:`litepose.training.ema`); ``None`` (official) trains and saves the raw weights.
     """
 
     optimizer: Literal["adam", "adamw"] = "adam"
@@ -170,6 +173,7 @@ class OptimConfig:
     epochs: int = 500
     batch_size: int = 16
     grad_clip: float | None = None
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "optim.lr", "must be positive", self.lr)
@@ -186,6 +190,8 @@ class OptimConfig:
         _check(self.batch_size > 0, "optim.batch_size", "must be positive", self.batch_size)
         _check(self.grad_clip is None or self.grad_clip > 0, "optim.grad_clip", "must be positive or null",
                self.grad_clip)
+        _check(self.ema_decay is None or 0 < self.ema_decay < 1, "optim.ema_decay", "must be in (0, 1) or null",
+               self.ema_decay)
 
 
 @dataclass(frozen=True)

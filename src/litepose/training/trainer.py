@@ -50,6 +50,7 @@ from litepose.training.checkpoint import (
     save_checkpoint,
 )
 from litepose.training.config import Config, ConfigError, config_to_dict, save_config
+from litepose.training.ema import WeightAverage
 from litepose.training.losses import LitePoseLoss, LossBreakdown, distill_heatmap_loss
 from litepose.training.metrics_log import MetricsLogger
 
@@ -206,9 +207,11 @@ def build_loss(cfg: Config, num_keypoints: int) -> LitePoseLoss:
 def build_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
     o = cfg.optim
     params = [p for p in model.parameters() if p.requires_grad]
-    if o.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
-    return torch.optim.Adam(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+    # The fused kernels compute the same update as the per-parameter loop (up to float rounding) in one
+    # pass: on 2 CPU threads an XS step's Adam update takes 2.7 ms instead of 9.3 ms.
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    kind = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
+    return kind(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay, fused=fused or None)
 
 
 def scaled_lr(cfg: Config, world_size: int = 1) -> float:
@@ -427,6 +430,7 @@ class Engine:
     progress: bool = True
     eta: dict[str, float] = field(default_factory=dict)
     budget_progress: Callable[[], float] | None = None  # fraction of the time budget used
+    ema: WeightAverage | None = None  # updated after every optimizer step
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device, channels_last: bool
@@ -510,6 +514,8 @@ def train_one_epoch(engine: Engine, loader: DataLoader, state: TrainState, *, sk
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
             scaler.step(opt)
             scaler.update()
+            if engine.ema is not None:
+                engine.ema.update()
 
             state.global_step += 1
             state.step_in_epoch += 1
@@ -654,11 +660,16 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
     if cfg.init.backbone is not None and ckpt is None:
         report = warm_start_backbone(model, cfg.init.backbone)
         log(report.summary())
-    if ckpt is not None:
-        model.load_state_dict(normalize_state_dict(ckpt["state_dict"]))
+    if ckpt is not None:  # the raw weights when the run kept an average (then "state_dict" is the average)
+        model.load_state_dict(normalize_state_dict(ckpt.get("train_state_dict") or ckpt["state_dict"]))
     model.to(device)
     if cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
+    ema: WeightAverage | None = None
+    if cfg.optim.ema_decay is not None:
+        ema = WeightAverage(model, cfg.optim.ema_decay)
+        if ckpt is not None and ckpt.get("ema"):
+            ema.load_state_dict(ckpt["ema"], normalize_state_dict(ckpt["state_dict"]))
     # DDP broadcasts rank 0's weights when it wraps; the optimizer is built on the final modules.
     train_model = D.wrap_model(model, info, device, sync_bn=cfg.train.sync_bn)
     if cfg.train.sync_bn and info.is_distributed and device.type != "cuda":
@@ -699,13 +710,13 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
                                       step_in_epoch=st.step_in_epoch, global_step=st.global_step,
                                       config=config_dict, best_metric=st.best_metric,
                                       meta={"input_size": test_size, "train_input_size": input_size,
-                                            "budget_used_s": st.budget_used_s})
+                                            "budget_used_s": st.budget_used_s}, ema=ema)
         save_checkpoint(ck, run_dir / LAST)
         logger.flush()
         return ck
 
     engine = Engine(cfg, train_model, build_loss(cfg, num_kp).to(device), optimizer, schedule, scaler, device,
-                    info, num_kp, teacher, logger, log, on_checkpoint=save_last, progress=progress)
+                    info, num_kp, teacher, logger, log, on_checkpoint=save_last, progress=progress, ema=ema)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if device.type == "cpu" and cfg.data.workers > 0 and torch.get_num_threads() + cfg.data.workers > cores:
@@ -718,7 +729,8 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
         log(f"training {model.spec.name} ({n_params / 1e6:.2f}M params, {sizes}, {num_kp} keypoints) "
             f"on {len(train_ds)} images, {info.world_size} process(es) x batch {cfg.optim.batch_size}, "
             f"{len(loader)} steps/epoch, device {device}{', AMP' if scaler.is_enabled() else ''}"
-            f"{', channels_last' if cfg.train.channels_last else ''} -> {run_dir}")
+            f"{', channels_last' if cfg.train.channels_last else ''}"
+            f"{f', weight average (EMA {ema.decay:g})' if ema is not None else ''} -> {run_dir}")
 
     loop_start = time.perf_counter()
     if budget_s is not None:
@@ -761,9 +773,9 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
             validated_epoch = state.epoch
             from litepose.training.validate import validate
 
-            val_metrics = validate(model, paths.val_ann, paths.val_images, skeleton=skeleton,
-                                   input_size=test_size, flip=cfg.train.val_flip, subset=cfg.train.val_subset,
-                                   info=info, work_dir=run_dir, progress=progress)
+            val_metrics = validate(model if ema is None else ema.module, paths.val_ann, paths.val_images,
+                                   skeleton=skeleton, input_size=test_size, flip=cfg.train.val_flip,
+                                   subset=cfg.train.val_subset, info=info, work_dir=run_dir, progress=progress)
             val_metrics = D.broadcast_object(val_metrics)
             final_metrics = val_metrics
         improved = bool(val_metrics) and (state.best_metric is None or val_metrics["AP"] > state.best_metric)
