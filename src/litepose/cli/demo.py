@@ -45,7 +45,8 @@ def recipe_config(recipe: str, out: str | Path = DEFAULT_OUT, *, train_minutes: 
     of steps), a larger learning rate with a cosine schedule over the time budget, associative-embedding
     factors of 1e-2 instead of 1e-3 (tags separate within minutes instead of collapsing), batch 32 at lr
     1e-2 (82 img/s on two cores against 63 at batch 8, as small maps keep the CPU busier in larger
-    batches; 4.2-minute runs reached AP 0.322 and 0.299 against 0.270 and 0.263 at batch 8, lr 5e-3),
+    batches; 4.2-minute runs reached AP 0.322 and 0.299 against 0.270 and 0.263 at batch 8, lr 5e-3;
+    whole demo runs 0.279 and 0.254 against 0.278 and 0.270: the spread between runs is as large as the gain),
     milder augmentation, training on 96x96 crops of the 128x128 images at the test scale
     (``data.test_input_size``) and sub-pixel heatmap targets. The demo keeps the paper's full-width XS
     architecture with 7x7 kernels (width 0.5 and 5x5 kernels were faster per image but lower in AP at
