@@ -36,6 +36,7 @@ __all__ = [
     "CheckpointError",
     "LoadedCheckpoint",
     "checkpoint_dict",
+    "cpu_state_dict",
     "load",
     "load_checkpoint",
     "load_weights",
@@ -157,6 +158,11 @@ def load_weights(model: nn.Module, weights: str | Path | Mapping[str, Any], *, s
     model.load_state_dict(state, strict=strict)
 
 
+def cpu_state_dict(model: nn.Module) -> dict[str, Tensor]:
+    """A detached CPU copy of ``model.state_dict()`` (safe to save while training goes on)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def checkpoint_dict(model: LitePose, *, skeleton: Skeleton | None = None,
                     meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The project checkpoint dict for ``model`` (arch, joints, skeleton, weights, metadata)."""
@@ -167,7 +173,7 @@ def checkpoint_dict(model: LitePose, *, skeleton: Skeleton | None = None,
         "arch": model.spec.to_dict(),
         "num_keypoints": model.num_keypoints,
         "skeleton": sk.to_dict() if sk is not None else None,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": cpu_state_dict(model),
         "meta": dict(meta or {}),
     }
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from litepose.io import atomic_save_torch
-from litepose.models.checkpoint import FORMAT, CheckpointError, checkpoint_dict, read_checkpoint
+from litepose.models.checkpoint import FORMAT, CheckpointError, checkpoint_dict, cpu_state_dict, read_checkpoint
 from litepose.training.ema import WeightAverage
 
 __all__ = [
@@ -120,7 +120,7 @@ def make_training_checkpoint(model: torch.nn.Module, *, skeleton: Any, optimizer
         "best_metric": None if best_metric is None else float(best_metric),
     })
     if ema is not None:
-        ckpt["train_state_dict"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        ckpt["train_state_dict"] = cpu_state_dict(model)
         ckpt["ema"] = ema.state_dict()
     return ckpt
 
