@@ -45,6 +45,7 @@ def test_partial_yaml_fills_defaults_and_types(tmp_path: Path) -> None:
     ("train:\n  amp: maybe\n", "train.amp: expected true or false"),
     ("optim:\n  lr: -1\n", "optim.lr must be positive"),
     ("data:\n  input_size: 100\n", "data.input_size must be a positive multiple of 32"),
+    ("train:\n  val_detection_threshold: 1.5\n", "train.val_detection_threshold must be in [0, 1)"),
     ("- a\n- b\n", "must be a mapping of sections"),
 ])
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, needle: str) -> None:

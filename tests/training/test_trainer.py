@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import litepose
+from litepose.inference.predictor import Predictor
 from litepose.models.zoo import create_model
 from litepose.training import trainer as T
 from litepose.training.checkpoint import load_training_checkpoint, save_checkpoint
@@ -291,12 +292,18 @@ def test_metrics_logger_tensorboard_and_resume_truncation(tmp_path: Path, monkey
 def test_crops_smaller_than_the_test_input(tmp_path: Path, tiny_overrides: Overrides,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
-    seen: dict[str, list[int]] = {"train": [], "val": []}
+    seen: dict[str, list[float]] = {"train": [], "val": [], "threshold": []}
     real_validate = __import__("litepose.training.validate", fromlist=["validate"]).validate
 
     def spy_validate(model: torch.nn.Module, *args: object, input_size: int, **kw: object) -> dict[str, float]:
         seen["val"].append(input_size)
         return real_validate(model, *args, input_size=input_size, **kw)
+
+    real_predictor_init = Predictor.__init__
+
+    def spy_predictor_init(self: Predictor, *args: object, **kw: object) -> None:
+        real_predictor_init(self, *args, **kw)
+        seen["threshold"].append(self.detection_threshold)
 
     real_step = T.train_one_epoch
 
@@ -306,10 +313,13 @@ def test_crops_smaller_than_the_test_input(tmp_path: Path, tiny_overrides: Overr
 
     monkeypatch.setattr("litepose.training.validate.validate", spy_validate)
     monkeypatch.setattr(T, "train_one_epoch", spy_epoch)
+    monkeypatch.setattr(Predictor, "__init__", spy_predictor_init)
     cfg = cfg_of(tiny_overrides(out, val=True, **{"optim.epochs": 1, "data.test_input_size": 96,
-                                                  "data.augment.min_scale": 0.6, "data.augment.max_scale": 0.75}))
+                                                  "data.augment.min_scale": 0.6, "data.augment.max_scale": 0.75,
+                                                  "train.val_detection_threshold": 0.3}))
     result = T.fit(cfg, log=quiet, progress=False)
-    assert seen == {"train": [64], "val": [96]}  # crops of 64 in training, validated at 96
+    # crops of 64 in training, validated at 96 with the configured candidate threshold
+    assert seen == {"train": [64], "val": [96], "threshold": [0.3]}
     assert "AP" in result.final_metrics
     model = litepose.load(out / "last.pt")
     assert model.spec.input_size == 96  # what inference uses by default

@@ -233,6 +233,8 @@ class TrainConfig:
         eval_interval: validate every N epochs (and after the last); 0 validates only after the last.
         val_subset: validate on the first N images of the validation set only (``None``: all).
         val_flip: flip test during validation (slower; the official test setting).
+        val_detection_threshold: heatmap value a joint needs to be a grouping candidate in validation
+            (official decoding: 0.1; ``litepose predict/eval --detection-threshold`` is the same setting).
         log_interval: steps between rows of ``steps.csv`` (and TensorBoard points).
         checkpoint_interval: also write ``last.pt`` every N steps inside an epoch (0: at epoch ends only).
         time_budget_minutes: wall-clock budget for the training epochs. After the first epoch the run
@@ -249,6 +251,7 @@ class TrainConfig:
     eval_interval: int = 1
     val_subset: int | None = None
     val_flip: bool = False
+    val_detection_threshold: float = 0.1
     log_interval: int = 20
     checkpoint_interval: int = 0
     time_budget_minutes: float | None = None
@@ -258,6 +261,8 @@ class TrainConfig:
         _check(self.eval_interval >= 0, "train.eval_interval", "must be >= 0", self.eval_interval)
         _check(self.val_subset is None or self.val_subset > 0, "train.val_subset", "must be positive",
                self.val_subset)
+        _check(0.0 <= self.val_detection_threshold < 1.0, "train.val_detection_threshold", "must be in [0, 1)",
+               self.val_detection_threshold)
         _check(self.log_interval > 0, "train.log_interval", "must be positive", self.log_interval)
         _check(self.checkpoint_interval >= 0, "train.checkpoint_interval", "must be >= 0",
                self.checkpoint_interval)

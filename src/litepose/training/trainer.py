@@ -775,6 +775,7 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
 
             val_metrics = validate(model if ema is None else ema.module, paths.val_ann, paths.val_images,
                                    skeleton=skeleton, input_size=test_size, flip=cfg.train.val_flip,
+                                   detection_threshold=cfg.train.val_detection_threshold,
                                    subset=cfg.train.val_subset, info=info, work_dir=run_dir, progress=progress)
             val_metrics = D.broadcast_object(val_metrics)
             final_metrics = val_metrics

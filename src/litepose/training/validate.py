@@ -39,9 +39,12 @@ def subset_annotations(ann_file: str | Path, num_images: int, out_file: str | Pa
 
 
 def predict_images(model: nn.Module, images: Sequence[tuple[int, Path]], *, skeleton: Skeleton | None,
-                   input_size: int, flip: bool = False, progress: bool = False,
-                   desc: str = "validate") -> list[dict[str, Any]]:
-    """COCO keypoint results for ``(image_id, path)`` pairs (the model is put in eval mode)."""
+                   input_size: int, flip: bool = False, detection_threshold: float = 0.1,
+                   progress: bool = False, desc: str = "validate") -> list[dict[str, Any]]:
+    """COCO keypoint results for ``(image_id, path)`` pairs (the model is put in eval mode).
+
+    ``detection_threshold`` is the grouping's candidate threshold (official: 0.1), see :class:`Predictor`.
+    """
     from litepose.data.dataset import read_image_rgb
     from litepose.inference.predictor import Predictor
 
@@ -49,7 +52,8 @@ def predict_images(model: nn.Module, images: Sequence[tuple[int, Path]], *, skel
     model.eval()
     # The predictor moves the model to its device: give it the one the model is on.
     device = next(model.parameters()).device
-    predictor = Predictor(model, device=device, skeleton=skeleton, flip_test=flip, input_size=input_size)
+    predictor = Predictor(model, device=device, skeleton=skeleton, flip_test=flip, input_size=input_size,
+                          detection_threshold=detection_threshold)
     results: list[dict[str, Any]] = []
     iterator: Any = images
     if progress:
@@ -69,8 +73,9 @@ def predict_images(model: nn.Module, images: Sequence[tuple[int, Path]], *, skel
 
 
 def validate(model: nn.Module, ann_file: str | Path, image_dir: str | Path, *, skeleton: Skeleton | None,
-             input_size: int, flip: bool = False, subset: int | None = None, info: D.DistInfo | None = None,
-             work_dir: str | Path | None = None, progress: bool = True) -> dict[str, float]:
+             input_size: int, flip: bool = False, detection_threshold: float = 0.1, subset: int | None = None,
+             info: D.DistInfo | None = None, work_dir: str | Path | None = None,
+             progress: bool = True) -> dict[str, float]:
     """Validation metrics of ``model`` on ``ann_file`` (rank 0 gets them; other ranks get ``{}``).
 
     Args:
@@ -80,6 +85,7 @@ def validate(model: nn.Module, ann_file: str | Path, image_dir: str | Path, *, s
         skeleton: keypoint layout (flip index for flip test).
         input_size: the network input side used for testing (the training input size).
         flip: flip test.
+        detection_threshold: the grouping's candidate threshold (official: 0.1).
         subset: evaluate on the first ``subset`` images only.
         info: this process's place in a torchrun job (``None``: one process).
         work_dir: where ``val_subset.json`` goes (default: the working directory).
@@ -97,7 +103,7 @@ def validate(model: nn.Module, ann_file: str | Path, image_dir: str | Path, *, s
     pairs = [(int(im["id"]), Path(image_dir) / im["file_name"]) for im in images]
     mine = pairs[info.rank::info.world_size]
     results = predict_images(model, mine, skeleton=skeleton, input_size=input_size, flip=flip,
-                             progress=progress and info.is_main)
+                             detection_threshold=detection_threshold, progress=progress and info.is_main)
     gathered = D.all_gather_objects(results)
     if not info.is_main:
         return {}
