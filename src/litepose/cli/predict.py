@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from litepose.cli import CliError
+from litepose.decoding.grouping import DETECTION_THRESHOLD
 
 HELP = "predict poses in an image, a folder, a glob, a video file or a webcam; draw and/or save JSON"
 
@@ -51,7 +52,7 @@ def add_model_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGrou
                         help="joint count for a zoo NAME (14 CrowdPose, 17 COCO; default 17)")
     parser.add_argument("--joint-order", choices=("official", "anatomical"), default="official",
                         help="grouping order: the official one (parity) or the anatomical fix for CrowdPose")
-    parser.add_argument("--detection-threshold", type=float, default=0.1, metavar="T",
+    parser.add_argument("--detection-threshold", type=float, default=DETECTION_THRESHOLD, metavar="T",
                         help="heatmap value a joint needs to be a candidate (official: 0.1)")
     parser.add_argument("--max-people", type=int, default=30, metavar="N",
                         help="at most N people per image (official: 30)")

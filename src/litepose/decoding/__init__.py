@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from litepose.decoding.grouping import (
+    DETECTION_THRESHOLD,
     Candidates,
     adjust_positions,
     decode,
@@ -24,6 +25,7 @@ from litepose.decoding.grouping import (
 )
 
 __all__ = [
+    "DETECTION_THRESHOLD",
     "Candidates",
     "adjust_positions",
     "aggregate_scales",

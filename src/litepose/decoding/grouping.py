@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from litepose.geometry import ResizeMeta
 
 __all__ = [
+    "DETECTION_THRESHOLD",
     "Candidates",
     "adjust_positions",
     "decode",
@@ -84,6 +85,10 @@ __all__ = [
     "resolve_joint_order",
     "top_k_candidates",
 ]
+
+#: The official test-time candidate threshold (``TEST.DETECTION_THRESHOLD``): a joint needs a heatmap
+#: value above it to take part in the grouping.
+DETECTION_THRESHOLD = 0.1
 
 _TILE = 16  # refine search: coarse cell side, bounded for every person
 _SUB = 4  # refine search: fine cell side, bounded only inside coarse cells that may win
@@ -454,7 +459,7 @@ class _Groups:
 def match_by_tag(
     candidates: Candidates,
     *,
-    detection_threshold: float = 0.1,
+    detection_threshold: float = DETECTION_THRESHOLD,
     tag_threshold: float = 1.0,
     max_people: int = 30,
     joint_order: Any = None,
@@ -801,7 +806,7 @@ def decode(
     heatmaps: np.ndarray,
     tags: np.ndarray,
     *,
-    detection_threshold: float = 0.1,
+    detection_threshold: float = DETECTION_THRESHOLD,
     tag_threshold: float = 1.0,
     max_people: int = 30,
     nms_kernel: int = 5,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
+from litepose.decoding.grouping import DETECTION_THRESHOLD
 from litepose.evaluation.results import to_coco_results
 from litepose.geometry import ResizeMeta, test_resize_meta
 from litepose.inference.preprocess import load_image, preprocess, to_rgb_uint8
@@ -220,7 +221,7 @@ class Predictor:
 
     def __init__(self, model_or_checkpoint: Any, device: str | torch.device = "cpu", flip_test: bool = True,
                  scales: Sequence[float] = (1.0,), input_size: int | None = None,
-                 skeleton: Skeleton | str | int | None = None, detection_threshold: float = 0.1,
+                 skeleton: Skeleton | str | int | None = None, detection_threshold: float = DETECTION_THRESHOLD,
                  tag_threshold: float = 1.0, max_people: int = 30, adjust: bool = True, refine: bool = True,
                  joint_order: str | Sequence[int] | None = None) -> None:
         self.device = _resolve_device(device)

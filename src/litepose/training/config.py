@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from litepose.data.augment import AugmentConfig
+from litepose.decoding.grouping import DETECTION_THRESHOLD
 
 __all__ = [
     "Config",
@@ -251,7 +252,7 @@ class TrainConfig:
     eval_interval: int = 1
     val_subset: int | None = None
     val_flip: bool = False
-    val_detection_threshold: float = 0.1
+    val_detection_threshold: float = DETECTION_THRESHOLD
     log_interval: int = 20
     checkpoint_interval: int = 0
     time_budget_minutes: float | None = None

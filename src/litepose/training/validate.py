@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from litepose.decoding.grouping import DETECTION_THRESHOLD
 from litepose.skeleton import Skeleton
 from litepose.training import distributed as D
 
@@ -39,7 +40,7 @@ def subset_annotations(ann_file: str | Path, num_images: int, out_file: str | Pa
 
 
 def predict_images(model: nn.Module, images: Sequence[tuple[int, Path]], *, skeleton: Skeleton | None,
-                   input_size: int, flip: bool = False, detection_threshold: float = 0.1,
+                   input_size: int, flip: bool = False, detection_threshold: float = DETECTION_THRESHOLD,
                    progress: bool = False, desc: str = "validate") -> list[dict[str, Any]]:
     """COCO keypoint results for ``(image_id, path)`` pairs (the model is put in eval mode).
 
@@ -73,8 +74,8 @@ def predict_images(model: nn.Module, images: Sequence[tuple[int, Path]], *, skel
 
 
 def validate(model: nn.Module, ann_file: str | Path, image_dir: str | Path, *, skeleton: Skeleton | None,
-             input_size: int, flip: bool = False, detection_threshold: float = 0.1, subset: int | None = None,
-             info: D.DistInfo | None = None, work_dir: str | Path | None = None,
+             input_size: int, flip: bool = False, detection_threshold: float = DETECTION_THRESHOLD,
+             subset: int | None = None, info: D.DistInfo | None = None, work_dir: str | Path | None = None,
              progress: bool = True) -> dict[str, float]:
     """Validation metrics of ``model`` on ``ann_file`` (rank 0 gets them; other ranks get ``{}``).
 
