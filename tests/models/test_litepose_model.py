@@ -130,7 +130,20 @@ def test_state_dict_schema_matches_official_layout() -> None:
             tops.append(top)
     assert tops == ["first", "stage", "deconv_refined", "deconv_raw", "deconv_bnrelu", "final_refined", "final_raw"]
     # no biases anywhere except BN
-    assert not [k for k in keys if k.endswith(".bias") and sd[k.replace(".bias", ".running_mean")] is None]
+    assert biases_outside_batchnorm(sd) == []
+
+
+def biases_outside_batchnorm(state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """Bias keys that belong to no BatchNorm (a BN bias sits next to its running_mean)."""
+    return [k for k in state_dict
+            if k.endswith(".bias") and k.removesuffix(".bias") + ".running_mean" not in state_dict]
+
+
+def test_bias_check_catches_an_injected_conv_bias() -> None:
+    model = litepose.create_model("litepose-xs", 14)
+    first_conv = model.first[0][0]
+    first_conv.bias = torch.nn.Parameter(torch.zeros(first_conv.out_channels))
+    assert biases_outside_batchnorm(model.state_dict()) == ["first.0.0.bias"]
 
 
 def test_residual_only_where_official() -> None:
