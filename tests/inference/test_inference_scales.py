@@ -114,8 +114,12 @@ def test_official_sizes_give_the_official_maps_bit_for_bit(xs_model: nn.Module, 
     assert all(sw % 32 == 0 and sh % 32 == 0 for sw, sh in _sizes(203, 77, scales))
     hm, tags, _ = Predictor(xs_model, scales=scales).predict_maps(img)
     ref_hm, ref_tags = _official_style_maps(xs_model, img, scales)
-    np.testing.assert_array_equal(hm, ref_hm)
-    np.testing.assert_array_equal(tags, ref_tags)
+    # The Predictor runs the flipped image in the same batch as the plain one, the official loop in a
+    # second batch of one: conv kernels chosen per batch size (and thread count) may round differently
+    # in the last bits (measured 1.7e-7 of the map's peak with 2 threads). A real slip (a wrong flip
+    # index, a shifted projection) moves values by a sizeable fraction of the peak.
+    np.testing.assert_allclose(hm, ref_hm, rtol=0, atol=1e-5 * np.abs(ref_hm).max())
+    np.testing.assert_allclose(tags, ref_tags, rtol=0, atol=1e-5 * np.abs(ref_tags).max())
 
 
 class MultiScaleGroundTruthNet(nn.Module):
