@@ -7,9 +7,10 @@ coordinates and scores, and prints the speed-up::
     .venv/bin/python benchmarks/bench_decode.py            # 3 crowds at 512x512
     .venv/bin/python benchmarks/bench_decode.py --quick    # one small crowd, a few seconds
 
-The reference (:func:`litepose.decoding.reference.reference_decode`) restates the official
-``HeatmapParser.parse`` with its loops, its per-person dense refine and a plain-Python Munkres, so its
-time is what the official algorithm costs on a CPU. Exit status 1 if the two disagree.
+The reference (``reference_decode`` in tests/decoding/reference_parser.py, the tests' oracle) restates
+the official ``HeatmapParser.parse`` with its loops, its per-person dense refine and the plain-Python
+``munkres`` package, so its time is what the official algorithm costs on a CPU. Exit status 1 if the
+two disagree.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy
 
 from litepose.decoding.grouping import decode
-from litepose.decoding.reference import reference_decode, synthetic_crowd_maps
+
+# The loop reference is a test oracle: it lives with the tests, not in the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "decoding"))
+from reference_parser import reference_decode, synthetic_crowd_maps
 
 
 def _best_time(fn, repeat: int) -> tuple[float, object]:

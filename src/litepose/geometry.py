@@ -18,7 +18,6 @@ __all__ = [
     "ceil_to_multiple",
     "compose_affine",
     "get_affine_transform",
-    "invert_affine",
     "test_resize_meta",
     "training_affine",
 ]
@@ -29,13 +28,6 @@ def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, dtype=np.float64)
     m = np.asarray(matrix, dtype=np.float64)
     return pts @ m[:, :2].T + m[:, 2]
-
-
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a non-degenerate ``(2, 3)`` affine."""
-    m = np.asarray(matrix, dtype=np.float64)
-    a_inv = np.linalg.inv(m[:, :2])
-    return np.concatenate([a_inv, -a_inv @ m[:, 2:3]], axis=1)
 
 
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
