@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from importlib import resources
 
@@ -198,3 +199,16 @@ def test_bad_arch_json_is_a_clear_error(bad: dict) -> None:
 def test_unknown_model_name() -> None:
     with pytest.raises(ValueError, match="unknown model 'litepose-xxl'"):
         litepose.create_model("litepose-xxl")
+
+
+def test_spec_equality_and_hash_ignore_the_name() -> None:
+    xs = litepose.create_model("litepose-xs").spec
+    renamed = dataclasses.replace(xs, name="my-copy")
+    assert renamed == xs and hash(renamed) == hash(xs) and renamed.name != xs.name
+    # a width multiplier renames the spec; the same widths reached another way are the same architecture
+    scaled = litepose.create_model("litepose-m", width=0.5).spec
+    assert scaled.name == "litepose-m-w0.5"
+    by_hand = ArchSpec.from_official(scaled.to_official(), name="half-m")
+    assert by_hand == scaled and {scaled: "cached"}[by_hand] == "cached"
+    assert dataclasses.replace(xs, input_size=xs.input_size + 32) != xs  # what shapes the network still counts
+    assert xs.with_fusion(False) != xs and xs.with_kernel_size(5) != xs

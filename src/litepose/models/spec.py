@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,9 @@ class ArchSpec:
         fusion: fusion deconv head (True, the paper's design) or a plain deconv head without the raw
             branches (the paper's "w/o fusion" ablation, official ``pose_simplenet``).
         head_kernel: depthwise kernel of the final separable convs (5 in the official code).
-        name: a label for tables and checkpoints.
+        name: a label for tables and checkpoints. Equality and hashing ignore it: two specs that
+            build the same network are equal whatever they are called (``scaled`` and the other
+            knobs rename), so caches keyed by architecture hit.
     """
 
     stem_channels: int
@@ -83,7 +85,7 @@ class ArchSpec:
     input_size: int = 256
     fusion: bool = True
     head_kernel: int = 5
-    name: str = "custom"
+    name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
         if len(self.stages) != 4:
