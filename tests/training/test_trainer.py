@@ -45,19 +45,24 @@ def test_lr_schedule_steps_warmup_cosine_and_scaling() -> None:
                                      "optim.warmup_epochs=0.5"])
     s = T.LrSchedule(cfg, steps_per_epoch=10)
     assert s.lr(0) == pytest.approx(1e-3 / 5)  # warm-up: 5 steps
-    assert s.lr(4) == pytest.approx(1e-3)
-    assert s.lr(19) == pytest.approx(1e-3)  # the rate changes only at epoch boundaries
-    assert s.lr(20) == pytest.approx(1e-4)
-    assert s.lr(45) == pytest.approx(1e-5)
-    # under a time budget the schedule follows the used fraction of the budget, not the step count
-    assert s.lr(1000, progress=0.2) == pytest.approx(1e-3)  # 0.2 x 6 epochs = epoch 1.2
-    assert s.lr(1000, progress=0.5) == pytest.approx(1e-4)  # epoch 3
-    assert s.lr(1000, progress=0.9) == pytest.approx(1e-5)
+    assert s.lr(0, 0.4) == pytest.approx(1e-3)
+    assert s.lr(1, 0.9) == pytest.approx(1e-3)  # the rate changes only at epoch boundaries
+    assert s.lr(2) == pytest.approx(1e-4)
+    assert s.lr(4, 0.5) == pytest.approx(1e-5)
+    # the position is in epochs: another number of steps per epoch keeps the milestones and the warm-up
+    s40 = T.LrSchedule(cfg, steps_per_epoch=40)
+    assert s40.lr(1, 0.99) == pytest.approx(1e-3) and s40.lr(2) == pytest.approx(1e-4)
+    assert s40.lr(0, 0.5) == pytest.approx(1e-3) and s40.lr(0, 0.25) == pytest.approx(1e-3 * 11 / 20)
+    # under a time budget the schedule follows the used fraction of the budget, not the position
+    assert s.lr(100, progress=0.2) == pytest.approx(1e-3)  # 0.2 x 6 epochs = epoch 1.2
+    assert s.lr(100, progress=0.5) == pytest.approx(1e-4)  # epoch 3
+    assert s.lr(100, progress=0.9) == pytest.approx(1e-5)
     cos = T.LrSchedule(apply_overrides(cfg, ["optim.schedule=cosine", "optim.warmup_epochs=0",
                                              "optim.min_lr_ratio=0.1"]), steps_per_epoch=10)
     assert cos.lr(0) == pytest.approx(1e-3)
-    assert cos.lr(30) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
-    assert cos.lr(60) == pytest.approx(1e-4)
+    assert cos.lr(3) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    assert cos.lr(2, 0.5) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 2.5 / 6))))
+    assert cos.lr(6) == pytest.approx(1e-4)
     assert cos.lr(0, progress=0.5) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
     ref = apply_overrides(Config(), ["optim.lr=1e-3", "optim.lr_reference_batch=32", "optim.batch_size=16"])
     assert T.scaled_lr(ref, world_size=8) == pytest.approx(4e-3)  # the repo yaml's rate at 8 x 16

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from litepose.cli import CliError
     from litepose.training.checkpoint import load_training_checkpoint, resolve_resume_path
     from litepose.training.config import apply_overrides, config_from_dict, config_to_dict, load_config
+    from litepose.training.distributed import PeerFailed
     from litepose.training.trainer import TrainingDiverged, fit
 
     if args.config is None and args.resume is None and not args.overrides:
@@ -67,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         print(f"litepose train: {err}", file=sys.stderr)
         return 3
+    except PeerFailed:  # another torchrun process failed and printed why: one message, not one per process
+        return 2
     if result.is_main and Path(result.last).is_file():
         print(f"run folder: {result.run_dir}")
         print(f"  last checkpoint: {result.last} ({result.epochs} epochs, {result.global_step} steps)")

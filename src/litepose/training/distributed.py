@@ -8,30 +8,34 @@ CPU). Without them every helper here is a no-op, so single-process training need
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 __all__ = [
     "DistInfo",
     "EpochSampler",
+    "PeerFailed",
+    "agree_max",
     "all_gather_objects",
     "any_flag",
     "barrier",
+    "broadcast_buffers",
     "broadcast_object",
     "cleanup",
     "init_distributed",
+    "raise_if_any_failed",
     "reduce_mean",
     "select_device",
-    "unwrap",
     "wrap_model",
 ]
 
@@ -130,11 +134,6 @@ def wrap_model(model: nn.Module, info: DistInfo, device: torch.device, *, sync_b
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, output_device=ids[0] if ids else None)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain model inside a DDP wrapper (checkpoints never carry the ``module.`` prefix)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def reduce_mean(values: Mapping[str, float], device: torch.device) -> dict[str, float]:
     """Average scalar metrics over all processes (identity on one process)."""
     if not _active() or not values:
@@ -153,6 +152,57 @@ def any_flag(flag: bool, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
+
+
+def agree_max(values: Tensor) -> list[float]:
+    """The element-wise maximum of ``values`` over all processes, identical on every rank.
+
+    One all-reduce (and one device-to-host copy) for any number of decisions: the trainer packs its
+    time-budget progress and its non-finite flag into one call per check, so that every rank takes the
+    same learning rate and stops at the same step.
+    """
+    if _active():
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return [float(v) for v in values.tolist()]
+
+
+@torch.no_grad()
+def broadcast_buffers(modules: Iterable[nn.Module], src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BatchNorm running statistics) into every process's ``modules``.
+
+    DDP broadcasts buffers at the start of each forward, but every rank then updates them with its own
+    batch: after the last step they differ. Calling this before validating and saving makes the
+    validated model on every rank the one that is saved.
+    """
+    if not _active():
+        return
+    for module in modules:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=src)
+
+
+class PeerFailed(RuntimeError):
+    """Another process of the job failed; that process reports the error (this one stays quiet)."""
+
+
+def raise_if_any_failed(error: BaseException | None) -> None:
+    """Make every process stop when any has ``error``, instead of leaving the others in a collective.
+
+    Call it at a point that every process reaches (it is a collective). The lowest failing rank
+    re-raises its own error (the one line the user sees); every other process raises
+    :class:`PeerFailed`, which the CLI turns into a quiet non-zero exit.
+    """
+    if not _active():
+        if error is not None:
+            raise error
+        return
+    failed = [rank for rank, bad in enumerate(all_gather_objects(error is not None)) if bad]
+    if not failed:
+        return
+    if error is not None and dist.get_rank() == failed[0]:
+        raise error
+    raise PeerFailed(f"process {failed[0]} failed; see its message")
 
 
 def broadcast_object(obj: T, src: int = 0) -> T:
@@ -179,22 +229,40 @@ class EpochSampler(DistributedSampler):
     The epoch travels with each index so that a dataset wrapper can seed augmentation from
     ``(seed, epoch, index)`` inside persistent workers: a sample's augmentation then depends on
     neither the worker that draws it nor on what ran before, which is what makes ``--resume``
-    reproduce an uninterrupted run exactly. ``skip`` drops the first samples of the next epoch only
-    (resuming part-way through an epoch). On one process it is simply a seeded shuffle.
+    reproduce an uninterrupted run exactly. On one process it is simply a seeded shuffle.
+
+    ``skip_next(n)`` drops the first ``n`` samples of the next epoch's *global* order (resuming
+    part-way through an epoch). The epoch's permutation does not depend on the number of processes,
+    and ``k`` steps of batch ``B`` on ``W`` processes consume exactly its first ``k * B * W`` entries,
+    so a run resumed with another batch size or process count continues with the samples not yet seen.
     """
 
-    def __init__(self, dataset: Dataset, info: DistInfo, *, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False) -> None:
+    def __init__(self, dataset: Dataset, info: DistInfo, *, shuffle: bool = True, seed: int = 0) -> None:
         super().__init__(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle,
-                         seed=seed, drop_last=drop_last)
+                         seed=seed, drop_last=False)
         self._skip = 0
 
     def skip_next(self, num_samples: int) -> None:
-        """Leave out the first ``num_samples`` indices of the next pass (this process's share)."""
+        """Leave out the first ``num_samples`` entries of the next epoch's global order."""
         self._skip = max(0, int(num_samples))
 
+    def global_order(self) -> list[int]:
+        """This epoch's order of all dataset indices (the same on every process)."""
+        n = len(self.dataset)  # type: ignore[arg-type]
+        if not self.shuffle:
+            return list(range(n))
+        g = torch.Generator()
+        g.manual_seed(self.seed + self.epoch)
+        return torch.randperm(n, generator=g).tolist()
+
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
-        indices = list(super().__iter__())
-        skip, self._skip = self._skip, 0
+        order = self.global_order()
+        skip, self._skip = min(self._skip, len(order)), 0
+        rest = order[skip:]
+        # Pad to a multiple of the process count with the epoch's first entries, as DistributedSampler
+        # does (without a skip the result is exactly DistributedSampler's).
+        padding = -len(rest) % self.num_replicas
+        if padding and order:
+            rest += (order * math.ceil(padding / len(order)))[:padding]
         epoch = self.epoch
-        return iter([(epoch, int(i)) for i in indices[skip:]])
+        return iter([(epoch, int(i)) for i in rest[self.rank::self.num_replicas]])

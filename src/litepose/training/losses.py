@@ -30,6 +30,7 @@ __all__ = [
     "HeatmapLoss",
     "LitePoseLoss",
     "LossBreakdown",
+    "check_joint_indices",
     "distill_heatmap_loss",
     "rescale_joint_indices",
 ]
@@ -100,6 +101,18 @@ class HeatmapLoss(nn.Module):
         return (err * mask.to(dtype)[:, None]).mean(dim=(1, 2, 3))
 
 
+def check_joint_indices(joints: Tensor, entries: int) -> None:
+    """Raise ``ValueError`` if a packed joint index (``joints[..., 0]``) falls outside ``[0, entries)``.
+
+    On CUDA an out-of-range index would be a device-side assert that kills the process; checked on the
+    CPU copy of a batch it costs no device synchronisation.
+    """
+    idx = joints[..., 0]
+    if idx.numel() and bool(((idx < 0) | (idx >= entries)).any()):
+        raise ValueError(f"AELoss: joint index outside the tag map of {entries} entries "
+                         "(targets built for another resolution? see rescale_joint_indices)")
+
+
 class AELoss(nn.Module):
     """Associative-embedding loss with the ``exp`` push (official ``AELoss('exp')``), per sample.
 
@@ -111,7 +124,14 @@ class AELoss(nn.Module):
     Shapes:
         tags ``(B, J, H, W)`` (or already flat ``(B, J·H·W)``), joints ``(B, P, J, 2)`` int64 packed
         ``(k·H·W + y·W + x, used)`` -> ``(push, pull)``, each ``(B,)``.
+
+    ``check_indices=False`` leaves the index check to the caller: on CUDA the check is a host sync per
+    call, and the trainer runs it on the loader's CPU tensors instead (:func:`check_joint_indices`).
     """
+
+    def __init__(self, check_indices: bool = True) -> None:
+        super().__init__()
+        self.check_indices = check_indices
 
     def forward(self, tags: Tensor, joints: Tensor) -> tuple[Tensor, Tensor]:
         batch = tags.shape[0]
@@ -120,10 +140,8 @@ class AELoss(nn.Module):
             raise ValueError(f"AELoss: joints must be (B={batch}, P, J, 2), got {tuple(joints.shape)}")
         idx = joints[..., 0].long()
         used = (joints[..., 1] > 0).to(flat.dtype)  # (B, P, J)
-        # One host sync: an out-of-range index would be a device-side assert on CUDA.
-        if bool(((idx < 0) | (idx >= flat.shape[1])).any()):
-            raise ValueError(f"AELoss: joint index outside the tag map of {flat.shape[1]} entries "
-                             "(targets built for another resolution? see rescale_joint_indices)")
+        if self.check_indices:
+            check_joint_indices(joints, flat.shape[1])
         picked = flat.gather(1, idx.reshape(batch, -1)).reshape(idx.shape) * used  # (B, P, J)
         count = used.sum(dim=-1)  # (B, P)
         person = count > 0
@@ -149,6 +167,7 @@ class LitePoseLoss(nn.Module):
         ae_factors: per stage, ``(push_factor, pull_factor)`` or ``None`` for no tag loss (official:
             1e-3 for both on stage 0, none on stage 1).
         heatmap_weighting: ``"none"`` (official MSE) or ``"adaptive"``; see :class:`HeatmapLoss`.
+        check_indices: check the tag-loss joint indices on every call (see :class:`AELoss`).
 
     ``forward(outputs, heatmaps, masks, joints)``: ``outputs`` is the model's tuple
     (stride 4 ``(B, 2J, H/4, W/4)``, stride 2 ``(B, J, H/2, W/2)``); ``heatmaps``, ``masks`` and
@@ -158,7 +177,7 @@ class LitePoseLoss(nn.Module):
 
     def __init__(self, num_joints: int, heatmap_factors: Sequence[float] = (1.0, 1.0),
                  ae_factors: Sequence[tuple[float, float] | None] = ((1e-3, 1e-3), None),
-                 heatmap_weighting: str = "none") -> None:
+                 heatmap_weighting: str = "none", check_indices: bool = True) -> None:
         super().__init__()
         if len(heatmap_factors) != len(ae_factors):
             raise ValueError(f"LitePoseLoss: {len(heatmap_factors)} heatmap factors but "
@@ -167,7 +186,7 @@ class LitePoseLoss(nn.Module):
         self.heatmap_factors = tuple(float(f) for f in heatmap_factors)
         self.ae_factors = tuple(None if f is None else (float(f[0]), float(f[1])) for f in ae_factors)
         self.heatmap_loss = HeatmapLoss(heatmap_weighting)
-        self.ae_loss = AELoss()
+        self.ae_loss = AELoss(check_indices=check_indices)
 
     def forward(self, outputs: Sequence[Tensor], heatmaps: Sequence[Tensor], masks: Sequence[Tensor],
                 joints: Sequence[Tensor]) -> LossBreakdown:
