@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from reference_parser import munkres_pairs, reference_decode, synthetic_crowd_maps
 
-from litepose.decoding import grouping
+from litepose.decoding import matching, peaks, refine
 from litepose.decoding.grouping import (
     Candidates,
     adjust_positions,
@@ -282,7 +282,7 @@ def test_sparse_peaks_equal_dense_nms_top_k(kernel):
     for threshold in (0.0, 0.3, 0.7):
         for k in (1, 5, 30):
             dense = top_k_candidates(heatmap_nms(det, kernel), tag, k)
-            sparse = grouping._peak_candidates(det, tag, k, threshold, kernel)
+            sparse = peaks.peak_candidates(det, tag, k, threshold, kernel)
             keep = dense.val.astype(np.float64) > threshold
             np.testing.assert_array_equal(np.where(keep, dense.val, -np.inf), sparse.val)
             np.testing.assert_array_equal(dense.xy[keep], sparse.xy[keep])
@@ -300,7 +300,7 @@ def test_branch_and_bound_refine_search_equals_dense_argmax(height, width, dim):
     joints = np.repeat(np.arange(num_joints), 12)
     means = np.concatenate([np.zeros((num_joints, dim)), rng.normal(0, 3, (num_joints * 11, dim))])
     means = (np.round(means * 4) / 4).astype(np.float32)[rng.permutation(joints.size)]
-    found = grouping._BestPixels(det, tag, joints, means).index
+    found = refine._BestPixels(det, tag, joints, means).index
     for j, mu, idx in zip(joints, means, found, strict=True):
         diff = tag[j] - mu
         square = diff * diff
@@ -330,7 +330,7 @@ def test_munkres_assignment_matches_the_munkres_package_on_tie_heavy_matrices():
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_group_tag_means_follow_numpy_mean(dim):
     rng = np.random.default_rng(dim)
-    groups = grouping._Groups(40, 17, dim, fix_key_collisions=True)
+    groups = matching._Groups(40, 17, dim, fix_key_collisions=True)
     history: dict[int, list[np.ndarray]] = {}
     for p in range(40):
         first = rng.normal(0, 5, dim).astype(np.float32)
