@@ -32,6 +32,8 @@ from litepose.decoding.grouping import decode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "decoding"))
 from reference_parser import reference_decode, synthetic_crowd_maps
 
+from summary import Headline, add_summary_option, write_summary
+
 
 def _best_time(fn, repeat: int) -> tuple[float, object]:
     best, result = float("inf"), None
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag-dim", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3, help="number of different crowds")
     parser.add_argument("--repeat", type=int, default=5, help="runs of the fast decoder per crowd (best kept)")
+    add_summary_option(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.seeds, args.repeat = 256, 1, 3
@@ -80,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"speed-up: median {statistics.median(ratios):.1f}x, total {ref_total / fast_total:.1f}x "
           f"(reference {ref_total:.2f} s, fast {fast_total * 1e3:.0f} ms); "
           f"results {'identical' if all_same else 'DIFFERENT'}")
+    crowd = f"{args.people} people on {args.size}x{args.size}"
+    write_summary(args.summary_json, [
+        Headline(f"decode, {crowd} (best of {args.repeat}, mean over crowds)", fast_total / args.seeds * 1e3, "ms"),
+        Headline(f"speed-up over the loop reference, {crowd} (median)", statistics.median(ratios), "x"),
+    ])
     return 0 if all_same else 1
 
 

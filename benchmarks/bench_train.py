@@ -18,6 +18,7 @@ Usage::
     python benchmarks/bench_train.py                       # synthetic data, XS at 128, batch 16
     python benchmarks/bench_train.py --input-size 256 --arch litepose-xs --workers 2 --threads 2
     python benchmarks/bench_train.py --ann DATA.json --images DIR   # your own data
+    python benchmarks/bench_train.py --quick                       # 2 steps of batch 8: a smoke run
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+
+from summary import Headline, add_summary_option, write_summary
 
 
 def bench_step(arch: str, input_size: int, batch: dict, channels_last: bool, steps: int, warmup: int) -> float:
@@ -137,7 +140,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads for the model step")
     p.add_argument("--ann", help="COCO keypoint JSON (default: a synthetic dataset made on the fly)")
     p.add_argument("--images", help="image folder of --ann")
+    p.add_argument("--quick", action="store_true", help="2 timed steps of batch 8 (a smoke run)")
+    add_summary_option(p)
     args = p.parse_args()
+    if args.quick:
+        args.steps, args.batch = 2, 8
 
     from torch.utils.data import DataLoader
 
@@ -192,6 +199,13 @@ def main() -> None:
     print(f"  real loop / step alone, {args.workers} workers          {loop / step_nhwc:6.2f}x  "
           "(1.0 = data loading fully hidden)")
     print(f"  fused Adam speed-up (update alone)          {adam_loop / adam_fused:6.2f}x")
+    model = f"{args.arch} at {args.input_size}, batch {args.batch}"
+    write_summary(args.summary_json, [
+        Headline(f"training step, channels_last, {model}", step_nhwc, "img/s"),
+        Headline(f"loader ({args.workers} workers) + step, {model}", loop, "img/s"),
+        Headline("channels_last speed-up (step)", step_nhwc / step_nchw, "x"),
+        Headline("fused Adam update", adam_fused, "ms"),
+    ])
     if torch.get_num_threads() + args.workers > (os.cpu_count() or 1):
         print(f"  note: {torch.get_num_threads()} compute threads + {args.workers} workers > {os.cpu_count()} cores: "
               "workers then steal cores from the step; use data.workers=0 on such small machines")
