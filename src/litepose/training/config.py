@@ -4,8 +4,9 @@ A config file holds up to seven sections (``model``, ``data``, ``optim``, ``loss
 ``distill``, ``init``); anything left out takes the defaults below. Unknown keys are an error that names
 the key path and the file, values are checked against the field types, and ``--set a.b=value``
 overrides are typed by the field they land on (``--set optim.lr=1e-3`` gives a float even though
-YAML would read ``1e-3`` as a string). The resolved config is written next to every run as
-``config.yaml`` and stored inside every training checkpoint.
+YAML would read ``1e-3`` as a string): the generic machinery is :mod:`litepose.config_io`, this module
+binds it to :class:`Config`. The resolved config is written next to every run as ``config.yaml`` and
+stored inside every training checkpoint.
 
 Relative paths in a config (datasets, checkpoints, the output folder) are taken relative to the
 current working directory, as the official code does with ``DATASET.ROOT``.
@@ -13,15 +14,21 @@ current working directory, as the official code does with ``DATASET.ROOT``.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import types
-import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
+from litepose.config_io import (
+    ConfigError,
+    apply_overrides,
+    check_field,
+    config_to_dict,
+    config_to_yaml,
+    dataclass_from_dict,
+    load_yaml_config,
+    save_config,
+)
 from litepose.data.augment import AugmentConfig
 from litepose.decoding.grouping import DETECTION_THRESHOLD
 
@@ -42,13 +49,6 @@ __all__ = [
     "load_config",
     "save_config",
 ]
-
-T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config problem, reported as one line naming the file and the key path."""
-
 
 # --------------------------------------------------------------------------------------------------
 # The sections
@@ -73,11 +73,11 @@ class ModelConfig:
     num_keypoints: int | None = None
 
     def __post_init__(self) -> None:
-        _check(self.width > 0, "model.width", "must be positive", self.width)
-        _check(self.kernel_size is None or (self.kernel_size > 0 and self.kernel_size % 2 == 1),
-               "model.kernel_size", "must be a positive odd number", self.kernel_size)
-        _check(self.num_keypoints is None or self.num_keypoints > 0, "model.num_keypoints", "must be positive",
-               self.num_keypoints)
+        check_field(self.width > 0, "model.width", "must be positive", self.width)
+        check_field(self.kernel_size is None or (self.kernel_size > 0 and self.kernel_size % 2 == 1),
+                    "model.kernel_size", "must be a positive odd number", self.kernel_size)
+        check_field(self.num_keypoints is None or self.num_keypoints > 0, "model.num_keypoints", "must be positive",
+                    self.num_keypoints)
 
 
 @dataclass(frozen=True)
@@ -123,15 +123,15 @@ class DataConfig:
     skip_bad: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.input_size is None or (self.input_size > 0 and self.input_size % 32 == 0),
-               "data.input_size", "must be a positive multiple of 32", self.input_size)
-        _check(self.test_input_size is None or (self.test_input_size > 0 and self.test_input_size % 32 == 0),
-               "data.test_input_size", "must be a positive multiple of 32", self.test_input_size)
-        _check(self.sigma > 0, "data.sigma", "must be positive", self.sigma)
-        _check(self.max_people > 0, "data.max_people", "must be positive", self.max_people)
-        _check(self.workers >= 0, "data.workers", "must be >= 0", self.workers)
-        _check((self.val_ann is None) == (self.val_images is None) or self.dataset is not None,
-               "data.val_ann/val_images", "must be given together", (self.val_ann, self.val_images))
+        check_field(self.input_size is None or (self.input_size > 0 and self.input_size % 32 == 0),
+                    "data.input_size", "must be a positive multiple of 32", self.input_size)
+        check_field(self.test_input_size is None or (self.test_input_size > 0 and self.test_input_size % 32 == 0),
+                    "data.test_input_size", "must be a positive multiple of 32", self.test_input_size)
+        check_field(self.sigma > 0, "data.sigma", "must be positive", self.sigma)
+        check_field(self.max_people > 0, "data.max_people", "must be positive", self.max_people)
+        check_field(self.workers >= 0, "data.workers", "must be >= 0", self.workers)
+        check_field((self.val_ann is None) == (self.val_images is None) or self.dataset is not None,
+                    "data.val_ann/val_images", "must be given together", (self.val_ann, self.val_images))
 
 
 @dataclass(frozen=True)
@@ -177,22 +177,22 @@ class OptimConfig:
     ema_decay: float | None = None
 
     def __post_init__(self) -> None:
-        _check(self.lr > 0, "optim.lr", "must be positive", self.lr)
-        _check(self.lr_reference_batch is None or self.lr_reference_batch > 0, "optim.lr_reference_batch",
-               "must be positive or null", self.lr_reference_batch)
-        _check(all(0 <= b < 1 for b in self.betas), "optim.betas", "must be in [0, 1)", self.betas)
-        _check(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0", self.weight_decay)
-        _check(list(self.milestones) == sorted(self.milestones) and all(m > 0 for m in self.milestones),
-               "optim.milestones", "must be increasing positive epochs", list(self.milestones))
-        _check(0 < self.gamma <= 1, "optim.gamma", "must be in (0, 1]", self.gamma)
-        _check(self.warmup_epochs >= 0, "optim.warmup_epochs", "must be >= 0", self.warmup_epochs)
-        _check(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", self.min_lr_ratio)
-        _check(self.epochs > 0, "optim.epochs", "must be positive", self.epochs)
-        _check(self.batch_size > 0, "optim.batch_size", "must be positive", self.batch_size)
-        _check(self.grad_clip is None or self.grad_clip > 0, "optim.grad_clip", "must be positive or null",
-               self.grad_clip)
-        _check(self.ema_decay is None or 0 < self.ema_decay < 1, "optim.ema_decay", "must be in (0, 1) or null",
-               self.ema_decay)
+        check_field(self.lr > 0, "optim.lr", "must be positive", self.lr)
+        check_field(self.lr_reference_batch is None or self.lr_reference_batch > 0, "optim.lr_reference_batch",
+                    "must be positive or null", self.lr_reference_batch)
+        check_field(all(0 <= b < 1 for b in self.betas), "optim.betas", "must be in [0, 1)", self.betas)
+        check_field(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0", self.weight_decay)
+        check_field(list(self.milestones) == sorted(self.milestones) and all(m > 0 for m in self.milestones),
+                    "optim.milestones", "must be increasing positive epochs", list(self.milestones))
+        check_field(0 < self.gamma <= 1, "optim.gamma", "must be in (0, 1]", self.gamma)
+        check_field(self.warmup_epochs >= 0, "optim.warmup_epochs", "must be >= 0", self.warmup_epochs)
+        check_field(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]", self.min_lr_ratio)
+        check_field(self.epochs > 0, "optim.epochs", "must be positive", self.epochs)
+        check_field(self.batch_size > 0, "optim.batch_size", "must be positive", self.batch_size)
+        check_field(self.grad_clip is None or self.grad_clip > 0, "optim.grad_clip", "must be positive or null",
+                    self.grad_clip)
+        check_field(self.ema_decay is None or 0 < self.ema_decay < 1, "optim.ema_decay", "must be in (0, 1) or null",
+                    self.ema_decay)
 
 
 @dataclass(frozen=True)
@@ -213,10 +213,10 @@ class LossConfig:
     heatmap_weighting: Literal["none", "adaptive"] = "none"
 
     def __post_init__(self) -> None:
-        _check(all(f >= 0 for f in self.heatmap_factors), "loss.heatmap_factors", "must be >= 0",
-               list(self.heatmap_factors))
-        _check(self.push_factor >= 0, "loss.push_factor", "must be >= 0", self.push_factor)
-        _check(self.pull_factor >= 0, "loss.pull_factor", "must be >= 0", self.pull_factor)
+        check_field(all(f >= 0 for f in self.heatmap_factors), "loss.heatmap_factors", "must be >= 0",
+                    list(self.heatmap_factors))
+        check_field(self.push_factor >= 0, "loss.push_factor", "must be >= 0", self.push_factor)
+        check_field(self.pull_factor >= 0, "loss.pull_factor", "must be >= 0", self.pull_factor)
 
 
 @dataclass(frozen=True)
@@ -258,17 +258,17 @@ class TrainConfig:
     time_budget_minutes: float | None = None
 
     def __post_init__(self) -> None:
-        _check(self.threads is None or self.threads > 0, "train.threads", "must be positive", self.threads)
-        _check(self.eval_interval >= 0, "train.eval_interval", "must be >= 0", self.eval_interval)
-        _check(self.val_subset is None or self.val_subset > 0, "train.val_subset", "must be positive",
-               self.val_subset)
-        _check(0.0 <= self.val_detection_threshold < 1.0, "train.val_detection_threshold", "must be in [0, 1)",
+        check_field(self.threads is None or self.threads > 0, "train.threads", "must be positive", self.threads)
+        check_field(self.eval_interval >= 0, "train.eval_interval", "must be >= 0", self.eval_interval)
+        check_field(self.val_subset is None or self.val_subset > 0, "train.val_subset", "must be positive",
+                    self.val_subset)
+        check_field(0.0 <= self.val_detection_threshold < 1.0, "train.val_detection_threshold", "must be in [0, 1)",
                self.val_detection_threshold)
-        _check(self.log_interval > 0, "train.log_interval", "must be positive", self.log_interval)
-        _check(self.checkpoint_interval >= 0, "train.checkpoint_interval", "must be >= 0",
-               self.checkpoint_interval)
-        _check(self.time_budget_minutes is None or self.time_budget_minutes > 0, "train.time_budget_minutes",
-               "must be positive", self.time_budget_minutes)
+        check_field(self.log_interval > 0, "train.log_interval", "must be positive", self.log_interval)
+        check_field(self.checkpoint_interval >= 0, "train.checkpoint_interval", "must be >= 0",
+                    self.checkpoint_interval)
+        check_field(self.time_budget_minutes is None or self.time_budget_minutes > 0, "train.time_budget_minutes",
+                    "must be positive", self.time_budget_minutes)
 
 
 @dataclass(frozen=True)
@@ -287,9 +287,10 @@ class DistillConfig:
     teacher_input_size: int | None = None
 
     def __post_init__(self) -> None:
-        _check(self.weight >= 0, "distill.weight", "must be >= 0", self.weight)
-        _check(self.teacher_input_size is None or (self.teacher_input_size > 0 and self.teacher_input_size % 32 == 0),
-               "distill.teacher_input_size", "must be a positive multiple of 32", self.teacher_input_size)
+        check_field(self.weight >= 0, "distill.weight", "must be >= 0", self.weight)
+        size = self.teacher_input_size
+        check_field(size is None or (size > 0 and size % 32 == 0), "distill.teacher_input_size",
+                    "must be a positive multiple of 32", size)
 
 
 @dataclass(frozen=True)
@@ -308,8 +309,8 @@ class InitConfig:
     head_std: float | None = None
 
     def __post_init__(self) -> None:
-        _check(self.head_std is None or self.head_std > 0, "init.head_std", "must be positive or null",
-               self.head_std)
+        check_field(self.head_std is None or self.head_std > 0, "init.head_std", "must be positive or null",
+                    self.head_std)
 
 
 @dataclass(frozen=True)
@@ -325,250 +326,11 @@ class Config:
     init: InitConfig = field(default_factory=InitConfig)
 
 
-def _check(ok: bool, key: str, what: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{key} {what}, got {value!r}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Strict typed conversion
-# --------------------------------------------------------------------------------------------------
-_NONE_WORDS = {"null", "none", "~", ""}
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_type_name(args[0])}"
-        return f"a list of {len(args)} values ({', '.join(_type_name(a) for a in args)})"
-    if tp is type(None):
-        return "null"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Convert ``value`` to the annotated type ``tp`` or raise a :class:`ConfigError` naming ``where``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        optional = type(None) in args
-        if optional and (value is None or (isinstance(value, str) and str not in args
-                                           and value.strip().lower() in _NONE_WORDS)):
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value in allowed:
-            return value
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if isinstance(tp, type) and isinstance(value, tp):
-            return value
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping of {tp.__name__} fields, got {value!r}")
-        return _from_mapping(tp, value, where)
-    if origin is tuple:
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {len(value)} values {list(value)!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
-            return value.strip().lower() in ("true", "yes", "on")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:  # YAML 1.1 reads 1e-3 (no dot) as a string
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
-    raise TypeError(f"{where}: unsupported config field type {tp!r}")  # a bug in this module
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _unknown_key_error(key: str, known: Iterable[str], prefix: str) -> ConfigError:
-    path = f"{prefix}.{key}" if prefix else key
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean {(prefix + '.' if prefix else '') + close[0]!r}?" if close else ""
-    return ConfigError(f"unknown key {path!r}{hint} (allowed here: {', '.join(sorted(known))})")
-
-
-def _from_mapping(cls: type[T], raw: Mapping[str, Any], prefix: str) -> T:
-    types_ = _field_types(cls)
-    for key in raw:
-        if key not in types_:
-            raise _unknown_key_error(str(key), types_, prefix)
-    kwargs = {k: _coerce(v, types_[k], f"{prefix}.{k}" if prefix else k) for k, v in raw.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as err:  # __post_init__ checks of nested dataclasses defined elsewhere
-        raise ConfigError(f"{prefix or cls.__name__}: {err}") from None
-
-
 def config_from_dict(raw: Mapping[str, Any] | None, *, source: str = "config") -> Config:
     """Build a :class:`Config` from a (possibly partial) mapping; errors are prefixed with ``source``."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: a config must be a mapping of sections, got {type(raw).__name__}")
-    try:
-        return _from_mapping(Config, raw, "")
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {err}") from None
-
-
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain nested dict (tuples become lists) suitable for YAML and for checkpoints."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, (tuple, list)):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(cfg)
-
-
-def config_to_yaml(cfg: Config) -> str:
-    """Block-style YAML with short lists on one line (``milestones: [350, 480]``)."""
-    import yaml
-
-    class _Dumper(yaml.SafeDumper):
-        pass
-
-    def flow_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
-
-    _Dumper.add_representer(list, flow_list)
-    return yaml.dump(config_to_dict(cfg), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
-
-
-def save_config(cfg: Config, path: str | Path) -> Path:
-    """Write the resolved config atomically as YAML."""
-    from litepose.io import atomic_write_text
-
-    atomic_write_text(path, config_to_yaml(cfg))
-    return Path(path)
-
-
-def _lookup_type(path: Sequence[str]) -> Any:
-    """The annotated type of the field at ``path`` (e.g. ``["optim", "lr"]``), or raise for unknown keys."""
-    cls: Any = Config
-    tp: Any = Config
-    for depth, key in enumerate(path):
-        if not dataclasses.is_dataclass(cls):
-            raise ConfigError(f"unknown key {'.'.join(path)!r}: {'.'.join(path[:depth])!r} is not a section")
-        types_ = _field_types(cls)
-        if key not in types_:
-            raise _unknown_key_error(key, types_, ".".join(path[:depth]))
-        tp = types_[key]
-        cls = tp
-    return tp
-
-
-def _parse_override_value(text: str, tp: Any) -> Any:
-    import yaml
-
-    args = set(typing.get_args(tp)) if typing.get_origin(tp) in (typing.Union, types.UnionType) else {tp}
-    if str in args:
-        # Strings stay verbatim (paths, arch names); only an explicit null word clears an optional field.
-        if type(None) in args and text.strip().lower() in _NONE_WORDS:
-            return None
-        return text
-    try:
-        return yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        return text
-
-
-def apply_overrides(cfg: Config, overrides: Iterable[str], *, source: str = "--set") -> Config:
-    """Apply ``key.path=value`` overrides, each typed by the field it sets.
-
-    Examples: ``optim.lr=1e-3``, ``optim.milestones=[50,180]``, ``data.augment.flip_prob=0``,
-    ``distill.teacher=null``.
-    """
-    raw = config_to_dict(cfg)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"{source} {item!r}: expected KEY=VALUE, e.g. optim.lr=1e-3")
-        key, text = item.split("=", 1)
-        path = [p for p in key.strip().split(".") if p]
-        if not path:
-            raise ConfigError(f"{source} {item!r}: empty key")
-        try:
-            tp = _lookup_type(path)
-            if dataclasses.is_dataclass(tp):
-                raise ConfigError(f"{key!r} is a section; set one of its fields, e.g. {key}.<field>=...")
-            value = _coerce(_parse_override_value(text, tp), tp, key)
-        except ConfigError as err:
-            raise ConfigError(f"{source} {item!r}: {err}") from None
-        node = raw
-        for p in path[:-1]:
-            node = node[p]
-        node[path[-1]] = list(value) if isinstance(value, tuple) else value
-    return config_from_dict(raw, source=source)
+    return dataclass_from_dict(Config, raw, source=source)
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
-    """Read a YAML config strictly (``None``: all defaults) and apply ``--set`` overrides."""
-    cfg = Config()
-    if path is not None:
-        import yaml
-
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"config file {p} does not exist")
-        try:
-            raw = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
-        cfg = config_from_dict(raw, source=str(p))
-    return apply_overrides(cfg, overrides)
+    """Read a YAML training config strictly (``None``: all defaults) and apply ``--set`` overrides."""
+    return load_yaml_config(Config, path, overrides)
