@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,15 +66,31 @@ def test_lr_schedule_steps_warmup_cosine_and_scaling() -> None:
     assert T.scaled_lr(ref, world_size=8) == pytest.approx(4e-3)  # the repo yaml's rate at 8 x 16
 
 
-def test_time_budget_stops_mid_epoch(tmp_path: Path, tiny_overrides: Overrides) -> None:
+def test_time_budget_stops_mid_epoch(tmp_path: Path, tiny_overrides: Overrides,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A clock that advances 0.25 s per training forward: the 3-s budget ends at the 12th forward, which
+    # is then not stepped (11 optimizer steps: 5 epochs of 2 steps and one step of the 6th).
+    forwards = {"n": 0}
+    real_forward = T.LitePoseLoss.forward
+
+    def counting(self: T.LitePoseLoss, *args: object) -> object:
+        forwards["n"] += 1
+        return real_forward(self, *args)
+
+    monkeypatch.setattr(T.LitePoseLoss, "forward", counting)
     out = tmp_path / "run"
-    # ~1.2 s of budget for up to 50 epochs: the run must stop early, validate and keep a resumable state
-    res = T.fit(cfg_of(tiny_overrides(out, val=True, **{"optim.epochs": 50, "train.time_budget_minutes": 0.02,
-                                                      "train.eval_interval": 0})), log=quiet, progress=False)
-    assert res.stopped == "time budget" and 1 <= res.epochs < 50
-    assert res.best is not None and "AP" in res.final_metrics
+    res = T.fit(cfg_of(tiny_overrides(out, val=True, **{"optim.epochs": 50, "train.time_budget_minutes": 0.05,
+                                                      "train.eval_interval": 0})),
+                log=quiet, progress=False, clock=lambda: 0.25 * forwards["n"])
+    assert res.stopped == "time budget" and forwards["n"] == 12
+    assert res.global_step == 11 and res.epochs == 6  # the cut epoch counts as the last one
+    assert res.best is not None and "AP" in res.final_metrics  # validated once, at the end
     ckpt = load_training_checkpoint(out / "last.pt")
-    assert ckpt["epoch"] == res.epochs and ckpt["meta"]["budget_used_s"] >= 1.0
+    assert ckpt["epoch"] == 6 and ckpt["global_step"] == 11 and ckpt["meta"]["budget_used_s"] == 3.0
+    assert ckpt["samples_in_epoch"] == 0
+    rows = read_csv(out / "steps.csv")
+    # the cosine-free step schedule over the budget: 50 epochs of budget, milestone 100 never reached
+    assert len(rows) == 11 and all(r["lr"] == pytest.approx(2e-3) for r in rows)
 
 
 def test_warm_start_skips_head_and_reports(tmp_path: Path) -> None:
@@ -176,38 +190,75 @@ def test_resume_equals_uninterrupted(tmp_path: Path, tiny_overrides: Overrides, 
 
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, tiny_overrides: Overrides) -> None:
     # A real process killed with SIGKILL mid-run (checkpoints every step, one loader worker), resumed by
-    # the CLI, ends with the same weights as an uninterrupted in-process run.
+    # the CLI, ends with the same weights as an uninterrupted in-process run. The child kills itself right
+    # after its third checkpoint write (mid-epoch 2), so the kill lands at the same place every time.
     extra = {"optim.epochs": 3, "train.checkpoint_interval": 1, "data.workers": 1}
     full = T.fit(cfg_of(tiny_overrides(tmp_path / "full", **extra)), log=quiet, progress=False)
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "litepose", "train", "--no-progress"]
     sets = [a for s in tiny_overrides(out, **extra) for a in ("--set", s)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # The child pauses briefly after each checkpoint write so that the kill lands mid-run reliably.
-    slow = ("import sys, time; import litepose.training.trainer as T; real = T.save_checkpoint; "
-            "T.save_checkpoint = lambda *a, **k: (real(*a, **k), time.sleep(0.4))[0]; "
-            "from litepose.cli import main; sys.exit(main(sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-c", slow, "train", "--no-progress", *sets], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    writes: set[int] = set()  # each atomic write is a new file: count them by inode (cheap to poll)
-    try:
-        while time.monotonic() < deadline and proc.poll() is None and len(writes) < 3:
-            with contextlib.suppress(FileNotFoundError):
-                writes.add((out / "last.pt").stat().st_ino)
-            time.sleep(0.02)
-        assert proc.poll() is None, f"finished before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_after_third = (
+        "import os, signal, sys; import litepose.training.trainer as T; real = T.save_checkpoint; n = [0]\n"
+        "def save(*a, **k):\n"
+        "    real(*a, **k); n[0] += 1\n"
+        "    if n[0] == 3: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "T.save_checkpoint = save\n"
+        "from litepose.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", kill_after_third, "train", "--no-progress", *sets], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     killed_at = load_training_checkpoint(out / "last.pt")
-    assert 3 <= killed_at["global_step"] < 6
+    assert killed_at["global_step"] == 3 and killed_at["epoch"] == 1 and killed_at["samples_in_epoch"] == 4
     res = subprocess.run([*cmd, "--resume", str(out)], env=env, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]
     done = load_training_checkpoint(out / "last.pt")
     assert done["epoch"] == 3 and done["global_step"] == 6
     assert_same_weights(load_training_checkpoint(full.last)["state_dict"], done["state_dict"])
+
+
+class Interrupted(Exception):
+    """Stands in for a kill right after a checkpoint write."""
+
+
+def test_resume_with_another_batch_size_keeps_milestones_and_data_position(
+        tmp_path: Path, tiny_overrides: Overrides, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 8 images at batch 4 (2 steps per epoch), interrupted after step 3 (half-way through epoch 2), resumed
+    # at batch 2 (4 steps per epoch): the LR must drop exactly at the milestone epoch 2, and the resumed
+    # epoch must train on the 4 samples not seen yet, each once.
+    seen: list[tuple[int, int]] = []
+    real_getitem = T.EpochSeeded.__getitem__
+
+    def spy(self: T.EpochSeeded, key: tuple[int, int]) -> object:
+        seen.append(key)
+        return real_getitem(self, key)
+
+    monkeypatch.setattr(T.EpochSeeded, "__getitem__", spy)
+    real_save = T.save_checkpoint
+
+    def save_then_stop(ckpt: dict, path: Path) -> Path:
+        written = real_save(ckpt, path)
+        if ckpt["global_step"] == 3:
+            raise Interrupted
+        return written
+
+    extra = {"optim.epochs": 4, "optim.milestones": [2], "train.checkpoint_interval": 1}
+    out = tmp_path / "run"
+    monkeypatch.setattr(T, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted):
+        T.fit(cfg_of(tiny_overrides(out, **extra)), log=quiet, progress=False)
+    monkeypatch.setattr(T, "save_checkpoint", real_save)
+    lines: list[str] = []
+    res = T.fit(cfg_of(tiny_overrides(out, **extra, **{"optim.batch_size": 2})), resume=out / "last.pt",
+                log=lines.append, progress=False)
+    assert any("batch 2 x 1 process(es)" in ln and "sample 4" in ln for ln in lines), lines
+    assert res.epochs == 4 and res.global_step == 3 + 2 + 4 + 4
+    rows = read_csv(out / "steps.csv")
+    assert [r["step"] for r in rows] == list(range(1, 14))
+    for r in rows:  # epochs 0 and 1 at the base rate, from the milestone epoch 2 on a tenth of it
+        assert r["lr"] == pytest.approx(2e-3 if r["epoch"] < 2 else 2e-4), r
+    for epoch in range(4):
+        assert sorted(i for e, i in seen if e == epoch) == list(range(8)), (epoch, seen)
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path, tiny_overrides: Overrides,

@@ -354,8 +354,9 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
                                             "budget_used_s": st.budget_used_s, "world_size": info.world_size},
                                       ema=ema)
         ck["samples_in_epoch"] = int(st.samples_in_epoch)
-        save_checkpoint(ck, run_dir / LAST)
+        # Metrics first: rows beyond a checkpoint are dropped on resume, rows missing before it are lost.
         logger.flush()
+        save_checkpoint(ck, run_dir / LAST)
         return ck
 
     budget_progress = None
