@@ -27,7 +27,6 @@ __all__ = [
     "PeerFailed",
     "agree_max",
     "all_gather_objects",
-    "any_flag",
     "barrier",
     "broadcast_buffers",
     "broadcast_object",
@@ -143,15 +142,6 @@ def reduce_mean(values: Mapping[str, float], device: torch.device) -> dict[str, 
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     t /= dist.get_world_size()
     return {k: float(v) for k, v in zip(keys, t.tolist(), strict=True)}
-
-
-def any_flag(flag: bool, device: torch.device) -> bool:
-    """True on every process if ``flag`` is true on any (keeps ranks in lockstep when one must stop)."""
-    if not _active():
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
 
 
 def agree_max(values: Tensor) -> list[float]:
