@@ -408,3 +408,27 @@ def test_dataset_yaml_builtin_and_errors(tmp_path: Path) -> None:
         with pytest.raises((ValueError, FileNotFoundError)) as err:
             load_dataset_config(p)
         assert needle in str(err.value) and str(p) in str(err.value)
+
+
+def test_truncated_jpeg_is_an_error_naming_the_file_and_id_or_is_skipped(tmp_path: Path) -> None:
+    # cv2.imread decodes a truncated JPEG with grey rows and only a printed warning: training used it
+    from litepose.data.synthetic import SynthConfig, synthesize
+
+    config = SynthConfig(image_size=(96, 80), min_people=1, max_people=1, min_height=40.0, max_height=70.0,
+                         crowd_prob=0.0)
+    ann = synthesize(tmp_path, 3, "coco", seed=3, config=config).annotation_path
+    image = json.loads(ann.read_text())["images"][1]
+    path = tmp_path / "images" / image["file_name"]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+
+    ds = KeypointDataset(ann, tmp_path / "images", input_size=64)
+    pattern = rf"image id={image['id']}: cannot read image file .*{path.name}.*truncated"
+    with pytest.raises(DatasetError, match=pattern):
+        [ds[i] for i in range(len(ds))]
+    with pytest.raises(DatasetError, match=pattern):
+        ds.read_image(image["id"])
+    ds = KeypointDataset(ann, tmp_path / "images", input_size=64, skip_bad=True)
+    with pytest.warns(UserWarning, match=pattern):
+        ids = [ds[i]["image_id"] for i in range(len(ds))]
+    assert image["id"] not in ids and ds.skipped["unreadable"] == 1

@@ -153,13 +153,14 @@ def _pick_showcase(predictor: Any, ann_file: Path, *, candidates: int = 20, min_
     """The validation image (among the first ``candidates``) where the model finds the most people."""
     import json
 
-    from litepose.data.dataset import read_image_rgb
+    from litepose.inference.preprocess import load_image
 
     data = json.loads(ann_file.read_text())
     best: tuple[int, int, Any] | None = None
     for im in data["images"][:candidates]:
-        image = read_image_rgb(ann_file.parent / "images" / im["file_name"])
-        if image is None:
+        try:
+            image = load_image(ann_file.parent / "images" / im["file_name"])
+        except (OSError, ValueError):
             continue
         found = predictor(image)
         confident = int((found.scores >= min_score).sum())
@@ -171,19 +172,17 @@ def _pick_showcase(predictor: Any, ann_file: Path, *, candidates: int = 20, min_
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     import cv2
     import torch
 
-    from litepose.evaluation.coco import evaluate_coco, format_metrics
+    from litepose.evaluation.coco import format_metrics
+    from litepose.evaluation.model import evaluate_model
     from litepose.evaluation.results import write_results
     from litepose.inference.predictor import PoseResult, Predictor
     from litepose.io import atomic_write_bytes, atomic_write_json
     from litepose.models.checkpoint import load_checkpoint
     from litepose.training.config import config_from_dict
     from litepose.training.trainer import fit
-    from litepose.training.validate import predict_images
 
     start = time.perf_counter()
     recipe = args.recipe
@@ -214,12 +213,11 @@ def run(args: argparse.Namespace) -> int:
     # 3. predict the held-out images (flip test, as the official evaluation) and score them
     loaded = load_checkpoint(checkpoint)
     model, skeleton = loaded.model, loaded.skeleton
-    val = json.loads(val_ann.read_text())
-    pairs = [(int(im["id"]), val_ann.parent / "images" / im["file_name"]) for im in val["images"]]
     threshold = cfg.train.val_detection_threshold
-    results = predict_images(model, pairs, skeleton=skeleton, input_size=model.spec.input_size, flip=True,
-                             detection_threshold=threshold, progress=progress, desc="evaluate")
-    metrics = evaluate_coco(results, val_ann)
+    evaluation = evaluate_model(model, val_ann, val_ann.parent / "images", progress=progress, skeleton=skeleton,
+                                input_size=model.spec.input_size, flip_test=True, detection_threshold=threshold)
+    results, metrics = evaluation.results, evaluation.metrics
+    assert metrics is not None  # one process: it evaluates
     suffix = "" if recipe == "demo" else f"-{recipe}"  # both recipes can share one --out folder
     pred_path = write_results(out / f"predictions{suffix}.json", results)
 
@@ -246,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     summary_path = out / f"summary{suffix}.json"
     atomic_write_json(summary_path, summary, indent=2)
 
-    print(format_metrics(metrics, title=f"held-out synthetic images ({len(pairs)}), pycocotools COCOeval"))
+    print(format_metrics(metrics, title=f"held-out synthetic images ({evaluation.predicted}), pycocotools COCOeval"))
     verdict = "met" if metrics["AP"] >= goal else "NOT met"
     print(f"AP {metrics['AP']:.3f} after {result.epochs} epochs in {total / 60:.1f} min "
           f"(goal AP >= {goal}: {verdict})")

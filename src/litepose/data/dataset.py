@@ -5,7 +5,9 @@
 tensors, so PyTorch's default ``collate`` batches them.
 
 Official behaviour kept: images are read with OpenCV (``IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION``,
-which also turns grayscale and RGBA files into 3 channels) and converted to RGB; for training, images
+which also turns grayscale and RGBA files into 3 channels) and converted to RGB, through
+:func:`litepose.inference.preprocess.load_image`, the reader prediction uses (so a truncated or
+corrupt file is an error naming it here too, never a partly grey training image); for training, images
 without any annotation are dropped; annotations are kept if ``iscrowd == 0`` or ``num_keypoints > 0``;
 the ignore mask (``mask_mode="coco"``) covers crowd regions (RLE or polygons) and the polygons of people
 without keypoints; for CrowdPose (``mask_mode="none"``, chosen automatically for its JSON) it is all ones,
@@ -36,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from pycocotools import mask as mask_utils
@@ -45,9 +46,10 @@ from torch.utils.data import Dataset
 
 from litepose.data.augment import AugmentConfig, random_affine_params, warp_sample
 from litepose.data.targets import HEATMAP_CENTERS, pack_joints, render_heatmaps
+from litepose.inference.preprocess import load_image
 from litepose.skeleton import CROWDPOSE, Skeleton, skeleton_from_coco_category
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MASK_MODES", "DatasetError", "KeypointDataset", "read_image_rgb"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MASK_MODES", "DatasetError", "KeypointDataset"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -60,14 +62,6 @@ _MEAN_OVER_STD = (_MEAN / np.array(IMAGENET_STD, dtype=np.float32)).astype(np.fl
 
 class DatasetError(ValueError):
     """Bad annotation data or an unreadable image; the message names the file and the id."""
-
-
-def read_image_rgb(path: str | Path) -> np.ndarray | None:
-    """An image as ``(H, W, 3)`` uint8 RGB, as the official loader reads it; ``None`` if unreadable."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        return None
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True)
@@ -380,11 +374,18 @@ class KeypointDataset(Dataset):
 
     def read_image(self, image_id: int) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB pixels of ``image_id``; raises :class:`DatasetError` if unreadable."""
-        path = self.image_path(image_id)
-        img = read_image_rgb(path)
-        if img is None:
-            raise DatasetError(f"{self.ann_file}: image id={image_id}: cannot read image file {path}")
-        return img
+        image, reason = self._load(self.image_path(image_id))
+        if image is None:
+            raise DatasetError(f"{self.ann_file}: image id={image_id}: cannot read image file {reason}")
+        return image
+
+    @staticmethod
+    def _load(path: Path) -> tuple[np.ndarray | None, str]:
+        """The image, or ``None`` and why not (one line naming the file: missing, empty, truncated...)."""
+        try:
+            return load_image(path), ""
+        except (OSError, ValueError) as err:
+            return None, str(err)
 
     def ignore_mask(self, index: int, height: int, width: int) -> np.ndarray:
         """``(H, W)`` uint8 mask of sample ``index``: 1 = use, 0 = crowd or keypoint-less person.
@@ -408,17 +409,16 @@ class KeypointDataset(Dataset):
             raise IndexError(f"index {index} out of range for {len(self._records)} images")
         for attempt in range(len(self._records)):
             rec = self._records[(index + attempt) % len(self._records)]
-            image = read_image_rgb(rec.path)
+            image, reason = self._load(rec.path)
             if image is not None:
                 return self._make_sample(rec, image, (index + attempt) % len(self._records))
             if not self.skip_bad:
-                raise DatasetError(f"{self.ann_file}: image id={rec.image_id}: cannot read image file "
-                                   f"{rec.path}")
+                raise DatasetError(f"{self.ann_file}: image id={rec.image_id}: cannot read image file {reason}")
             # skip_bad: substitute the next readable image, deterministically.
             self.skipped["unreadable"] += 1
             if not self._warned_unreadable:
                 self._warned_unreadable = True
-                warnings.warn(f"{self.ann_file}: image id={rec.image_id}: cannot read {rec.path}; skipping "
+                warnings.warn(f"{self.ann_file}: image id={rec.image_id}: cannot read image file {reason}; skipping "
                               "unreadable images (counted in dataset.skipped['unreadable'])", stacklevel=2)
         raise DatasetError(f"{self.ann_file}: no readable image in the dataset")
 
