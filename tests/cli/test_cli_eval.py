@@ -81,3 +81,14 @@ def test_eval_errors_are_one_line(shared_data: Path, tmp_path: Path) -> None:
         assert proc.returncode == 2, (args, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("litepose eval: error:") and message in lines[0], lines
+
+
+def test_eval_of_empty_results_warns(synthetic_samples: Path, tmp_path: Path) -> None:
+    # An empty results list scored 0 everywhere without a word.
+    coco = synthetic_samples / "coco-sample" / "person_keypoints.json"
+    empty = write_results(tmp_path / "empty.json", [])
+    proc = _litepose("eval", "--ann", coco, "--results", empty, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["AP"] == 0.0
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "no results to evaluate" in warnings[0], proc.stderr

@@ -80,3 +80,18 @@ def test_convert_mismatch_is_clear(tmp_path: Path, joints: str) -> None:
 def test_convert_missing_file(tmp_path: Path) -> None:
     out = litepose_cli("convert", str(tmp_path / "none.pth"), "--arch", "litepose-xs", "-o", str(tmp_path / "o.pt"))
     assert out.returncode == 2 and "none.pth does not exist" in out.stderr
+
+
+def test_convert_empty_or_truncated_checkpoint_says_so_in_one_whole_line(tmp_path: Path) -> None:
+    # Was "(EOFError: )" for an empty file and torch's advice cut off at 200 characters mid-sentence.
+    whole = tmp_path / "whole.pth"
+    torch.save(litepose.create_model("litepose-xs", 17).state_dict(), whole)
+    data = whole.read_bytes()
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    for name, message in [("empty.pth", "empty.pth: not a readable PyTorch checkpoint: empty file"),
+                          ("cut.pth", "cut.pth: not a readable PyTorch checkpoint, truncated or corrupt (")]:
+        out = litepose_cli("convert", str(tmp_path / name), "--arch", "litepose-xs", "-o", str(tmp_path / "o.pt"))
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
+        assert lines[0].endswith((".)", "file")) and "EOFError" not in lines[0], lines[0]

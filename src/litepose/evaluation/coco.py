@@ -19,6 +19,7 @@ import copy
 import io
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -118,7 +119,7 @@ def evaluate_coco(results: Sequence[dict[str, Any]] | str | os.PathLike[str], an
 
     Returns:
         Metric name -> value in [0, 1] (``-1.0`` where the subset has no ground truth). Empty
-        results give 0.0 for every metric.
+        results give 0.0 for every metric, with a warning.
 
     Raises:
         FileNotFoundError: ``ann_file`` or the results file is missing.
@@ -168,6 +169,9 @@ def evaluate_coco(results: Sequence[dict[str, Any]] | str | os.PathLike[str], an
         raise ValueError(f"sigmas: need {num_joints} positive values for {source}, got {sig.tolist()}")
 
     if not entries:
+        # The toolkits cannot score an empty list; every AP/AR is 0 then, which should not pass unnoticed.
+        warnings.warn(f"no results to evaluate (no person detected in any image of {source}): every metric is 0",
+                      stacklevel=2)
         return dict.fromkeys(names, 0.0)
 
     out_stream: contextlib.AbstractContextManager[Any] = (

@@ -60,6 +60,8 @@ def read_checkpoint(path: str | Path) -> Any:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint {p} does not exist")
+    if p.stat().st_size == 0:
+        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint: empty file")
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -72,8 +74,19 @@ def read_checkpoint(path: str | Path) -> Any:
         raise CheckpointError(f"{p}: not a readable PyTorch checkpoint (the weights-only unpickler rejects "
                               "its content: not a torch.save file, or a pickle with code)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({type(err).__name__}: "
-                              f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else ''})") from None
+        reason = _first_sentence(str(err)) or type(err).__name__
+        raise CheckpointError(f"{p}: not a readable PyTorch checkpoint, truncated or corrupt ({reason})") from None
+
+
+def _first_sentence(text: str, limit: int = 200) -> str:
+    """The first sentence of an error message (torch's go on with advice), cut at a word if too long."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    end = first.find(". ")
+    if end >= 0:
+        first = first[:end + 1]
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0] + " ..."
+    return first
 
 
 def _is_tensor_dict(obj: Any) -> bool:
