@@ -112,3 +112,31 @@ def test_predict_bad_sources_fail_with_one_line(inputs: Path, source: str, messa
     errors = [line for line in proc.stderr.splitlines() if line.startswith("litepose predict: error:")]
     assert len(errors) == 1 and message in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_predict_json_image_ids_are_unique_and_every_entry_names_its_file(tmp_path: Path) -> None:
+    # 0001.jpg and b.png both became image_id 1 (the number in one name, the index of the other)
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("0001.jpg", "b.png", "1.png"):
+        cv2.imwrite(str(imgs / name), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    proc = _litepose("predict", imgs, *MODEL, "--no-flip", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ids = {r["file_name"]: r["image_id"] for r in json.loads(proc.stdout)}
+    assert set(ids) == {"0001.jpg", "b.png", "1.png"}
+    assert len(set(ids.values())) == 3  # one id per image
+
+
+def test_image_id_rule() -> None:
+    from litepose.cli.predict import image_ids
+
+    def ids(*names: str) -> list[int]:
+        return image_ids([Path(n) for n in names])
+
+    assert ids("000000000785.jpg", "000000001000.jpg") == [785, 1000]  # COCO names are their ids
+    assert ids("000000000785.jpg", "gray.png", "rgba.png") == [785, 786, 787]  # others: above the largest
+    assert ids("0001.jpg", "b.png") == [1, 2]
+    assert ids("0001.jpg", "1.png", "b.png", "7.png") == [8, 9, 10, 7]  # a shared number is nobody's id
+    assert ids("a.png", "b.png") == [0, 1]
+    assert ids("².png", "3.png") == [4, 3]  # only ASCII digits are numbers

@@ -52,10 +52,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (CliError, FileNotFoundError, ValueError, KeyError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"litepose {args.command}: error: {message}", file=sys.stderr)
+    except (CliError, OSError, ValueError, KeyError) as err:
+        print(f"litepose {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: Exception) -> str:
+    """The message of an error the CLI reports without a traceback.
+
+    OSError covers writes that fail after the up-front output checks (a full disk, a folder removed
+    meanwhile): ``PermissionError(13, 'Permission denied', 'x')`` becomes ``x: Permission denied``.
+    """
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and err.filename and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

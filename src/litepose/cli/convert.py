@@ -1,4 +1,8 @@
-"""``litepose convert``: an official LitePose checkpoint to the project format (arch embedded)."""
+"""``litepose convert``: an official LitePose checkpoint to the project format (arch embedded).
+
+``--output`` is checked before the checkpoint is read: it must be a writable file name and none of the
+inputs (the checkpoint, an arch or skeleton file), else one line names it (exit code 2).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from litepose.io import check_output_file
     from litepose.models.checkpoint import (
         load_weights,
         normalize_state_dict,
@@ -30,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from litepose.models.zoo import create_model
     from litepose.skeleton import get_skeleton, load_skeleton
 
+    inputs = [args.checkpoint] + [Path(f) for f in (args.arch, args.skeleton) if f and Path(f).is_file()]
+    check_output_file(args.output, inputs=inputs, option="--output")
     raw = read_checkpoint(args.checkpoint)
     state = normalize_state_dict(select_state_dict(raw, str(args.checkpoint)))
     joints = args.joints

@@ -6,7 +6,10 @@
 
 COCO files use pycocotools; CrowdPose files (images with ``crowdIndex``) use xtcocotools'
 ``keypoints_crowd`` mode (``--kind`` overrides the detection). Prints a table, or with ``--json`` a
-JSON object ``{metric: value}`` on stdout.
+JSON object ``{metric: value}`` on stdout; a results list without any entry is scored 0 with a warning.
+
+Files are checked before a model is loaded: ``--out`` must be a writable file name that is none of the
+inputs (``--ann``, ``--images`` or an image), else one line names it (exit code 2).
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from litepose.cli import CliError
-from litepose.cli.predict import _warnings_to_stderr, add_model_arguments, build_predictor
+from litepose.cli.predict import _warnings_to_stderr, add_model_arguments, build_predictor, check_model_options
 
 HELP = "evaluate keypoint AP (COCO / CrowdPose) of a results file or of a model on an image folder"
 
@@ -42,52 +44,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(group, model_required=False)
 
 
-def _predict_annotated_images(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from tqdm import tqdm
+def _check_inputs_and_outputs(args: argparse.Namespace) -> None:
+    """Everything about the files that can be checked before a model is loaded."""
+    from litepose.evaluation.model import annotated_images
+    from litepose.io import check_output_file
 
-    from litepose.inference.preprocess import load_image
-    from litepose.skeleton import skeleton_from_coco_category
-
+    if not args.ann.is_file():
+        raise CliError(f"--ann {args.ann}: no such file")
+    if args.results is not None:
+        if args.images is not None or args.out is not None:
+            raise CliError("--images and --out go with --model, not with --results")
+        return
+    if args.images is None:
+        raise CliError("--model needs --images DIR (the folder of the annotated images)")
     if not args.images.is_dir():
         raise CliError(f"--images {args.images}: no such folder")
-    try:
-        data = json.loads(args.ann.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise CliError(f"{args.ann}: cannot read annotations ({err})") from None
-    images = data.get("images") if isinstance(data, dict) else None
-    if not isinstance(images, list) or not images:
-        raise CliError(f"{args.ann}: no 'images' list")
-    cats = [c for c in data.get("categories", []) if c.get("keypoints")]
+    if args.out is not None:
+        images = [path for _, path in annotated_images(args.ann, args.images)]
+        check_output_file(args.out, inputs=[args.ann, args.images, *images])
+
+
+def _evaluate_model(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    from litepose.evaluation.model import evaluate_model
+    from litepose.skeleton import skeleton_from_coco_category
+
+    data = json.loads(args.ann.read_text())
+    cats = [c for c in data.get("categories", []) if isinstance(c, dict) and c.get("keypoints")]
     skeleton = skeleton_from_coco_category(cats[0], source=str(args.ann)) if cats else None
     if skeleton is not None and args.joints is not None and args.joints != skeleton.num_keypoints:
         raise CliError(f"--joints {args.joints} but {args.ann} has {skeleton.num_keypoints} keypoints")
     predictor = build_predictor(args, skeleton=skeleton)
-
-    results: list[dict[str, Any]] = []
-    skipped = 0
-    start = time.perf_counter()
-    bar = tqdm(images, desc="images", unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
-    for im in bar:
-        name = im.get("file_name")
-        if not name or "id" not in im:
-            raise CliError(f"{args.ann}: image entry without 'file_name' or 'id': {im}")
-        try:
-            image = load_image(args.images / name)
-        except (OSError, ValueError) as err:
-            skipped += 1
-            bar.write(f"warning: skipping {err}", file=sys.stderr)
-            continue
-        results += predictor(image, keep_image=False).to_coco(int(im["id"]))
-    bar.close()
-    done = len(images) - skipped
-    if done == 0:
-        raise CliError(f"--images {args.images}: none of the {len(images)} annotated images could be read")
-    seconds = time.perf_counter() - start
-    print(f"predicted {done} images ({skipped} skipped), {len(results)} people, {seconds:.1f} s",
-          file=sys.stderr, flush=True)
-    if skipped:
-        print("warning: skipped images count as misses in the metrics below", file=sys.stderr)
-    return results
+    evaluation = evaluate_model(predictor, args.ann, args.images, kind=args.kind, verbose=args.verbose,
+                                skip_unreadable=True, progress=True, desc="images")
+    for line in evaluation.skipped:
+        print(f"warning: skipping {line}", file=sys.stderr)
+    print(f"predicted {evaluation.predicted} images ({len(evaluation.skipped)} skipped), "
+          f"{len(evaluation.results)} people, {evaluation.seconds:.1f} s", file=sys.stderr, flush=True)
+    if evaluation.skipped:
+        print("warning: skipped images count as misses in the metrics", file=sys.stderr)
+    assert evaluation.metrics is not None  # one process: it evaluates
+    return evaluation.results, evaluation.metrics
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,21 +92,18 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.results is None) == (args.model is None):
         raise CliError("give exactly one of --results PREDS.json or --model NAME|CKPT (with --images DIR)")
-    if not args.ann.is_file():
-        raise CliError(f"--ann {args.ann}: no such file")
+    if args.model is not None:
+        check_model_options(args)
+    _check_inputs_and_outputs(args)
     with _warnings_to_stderr():
         if args.results is not None:
-            if args.images is not None or args.out is not None:
-                raise CliError("--images and --out go with --model, not with --results")
-            results: Any = args.results  # evaluate_coco reads and checks it, naming the file in errors
+            # evaluate_coco reads and checks the file, naming it in errors
+            metrics = evaluate_coco(args.results, args.ann, kind=args.kind, verbose=args.verbose)
         else:
-            if args.images is None:
-                raise CliError("--model needs --images DIR (the folder of the annotated images)")
-            results = _predict_annotated_images(args)
+            results, metrics = _evaluate_model(args)
             if args.out is not None:
                 write_results(args.out, results)
                 print(f"wrote {len(results)} results to {args.out}", file=sys.stderr)
-        metrics = evaluate_coco(results, args.ann, kind=args.kind, verbose=args.verbose)
     if args.json:
         print(json.dumps(metrics))
     else:

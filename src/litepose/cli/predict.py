@@ -3,14 +3,19 @@
 Outputs (all written atomically) go to ``--out DIR``:
 
 * images: ``DIR/<name>.<ext>`` annotated copies; with ``--json`` also ``DIR/predictions.json``, the
-  COCO results of every image (``image_id`` is the file stem when it is a number, as COCO and
-  CrowdPose name their files, else the image's index; each entry also carries ``file_name``);
+  COCO results of every image, each entry with its ``file_name`` and an ``image_id`` unique per image
+  (see :func:`image_ids`: the number in the file name when no other input has the same, as COCO and
+  CrowdPose name their files, else the next id above the largest such number);
 * video / webcam: ``DIR/<stem>.mp4`` annotated (mp4v); with ``--json`` also ``DIR/<stem>.jsonl``, one
   line per frame: ``{"frame": i, "results": [COCO results with image_id = i]}``.
 
 Without ``--out``, ``--json`` prints the same JSON (or JSON Lines) to stdout. Progress, warnings and
 the summary line go to stderr. Unreadable images and non-image files are skipped with a warning;
 the exit code is non-zero only when nothing could be processed.
+
+Before a model is loaded, the options are checked and so is ``--out``: a file, a path inside a file,
+an unwritable folder, or a folder that holds an input (its annotated copy would replace it) is refused
+with one line naming the path (exit code 2); inputs are never overwritten.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -89,6 +96,20 @@ def _warnings_to_stderr() -> Iterator[None]:
         yield
 
 
+# How check_predictor_options names the parameters that come from these options.
+_OPTION_NAMES = {"scales": "--scales", "input_size": "--input-size", "detection_threshold": "--detection-threshold",
+                 "max_people": "--max-people"}
+
+
+def check_model_options(args: argparse.Namespace) -> None:
+    """Check the options of :func:`add_model_arguments` once, before any model or image is loaded."""
+    from litepose.inference.predictor import check_predictor_options
+
+    check_predictor_options(scales=args.scales, input_size=args.input_size,
+                            detection_threshold=args.detection_threshold, max_people=args.max_people,
+                            names=_OPTION_NAMES)
+
+
 def build_predictor(args: argparse.Namespace, skeleton: Any = None) -> Any:
     """A :class:`~litepose.Predictor` from the options of :func:`add_model_arguments`."""
     import torch
@@ -108,8 +129,26 @@ def build_predictor(args: argparse.Namespace, skeleton: Any = None) -> Any:
         raise CliError("; ".join(line.strip() for line in str(err).splitlines() if line.strip())) from None
 
 
-def _image_id(stem: str, index: int) -> int:
-    return int(stem) if stem.isdigit() else index
+def image_ids(paths: Sequence[Path]) -> list[int]:
+    """The COCO ``image_id`` of each predicted image file: unique per image, the same for the same inputs.
+
+    An image whose file name (without its suffix) is a number that no other input shares gets that
+    number, as COCO and CrowdPose name their files (``000000000785.jpg`` -> 785). Every other image (a
+    name that is not a number, or a number shared as by ``1.jpg`` and ``0001.png``) gets the next id
+    above the largest number kept (from 0 when none is), in the order of ``paths`` (sorted by name
+    for a folder or a glob).
+    """
+    stems = [p.stem for p in paths]
+    numbers = [int(stem) if stem.isascii() and stem.isdigit() else None for stem in stems]
+    counts = Counter(n for n in numbers if n is not None)
+    kept = [n if n is not None and counts[n] == 1 else None for n in numbers]
+    next_id = max((n for n in kept if n is not None), default=-1) + 1
+    ids = []
+    for number in kept:
+        if number is None:
+            number, next_id = next_id, next_id + 1
+        ids.append(number)
+    return ids
 
 
 def _unique_name(name: str, used: set[str]) -> str:
@@ -139,11 +178,30 @@ def _progress(total: int | None, desc: str) -> Any:
                 disable=total == 1, dynamic_ncols=True, leave=False)
 
 
+def _check_outputs(args: argparse.Namespace, source: Any) -> None:
+    """Refuse an unusable ``--out`` before the model is loaded (see the module docstring)."""
+    from litepose.io import check_output_dir, check_output_file
+
+    if args.out is None:
+        return
+    inputs: list[Path] = list(source.paths) if source.kind == "images" else []
+    if source.kind == "video":
+        inputs.append(Path(args.source))
+    check_output_dir(args.out, inputs=inputs)
+    if source.kind == "images":
+        fixed = ["predictions.json"] if args.json else []
+    else:
+        fixed = [f"{source.stem}.mp4"] + ([f"{source.stem}.jsonl"] if args.json else [])
+    for name in fixed:
+        check_output_file(args.out / name, inputs=inputs)
+
+
 def run(args: argparse.Namespace) -> int:
     from litepose.inference.sources import open_source
 
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise CliError(f"--out {args.out}: exists and is not a folder")
+    check_model_options(args)
+    if not (math.isfinite(args.threshold) and args.threshold >= 0):
+        raise CliError(f"--threshold must be a finite number >= 0, got {args.threshold}")
     if args.max_frames is not None and args.max_frames < 1:
         raise CliError("--max-frames must be >= 1")
     # FFmpeg prints its own diagnostics (e.g. "moov atom not found") for files it cannot open; the
@@ -152,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
     with _warnings_to_stderr():
         source = open_source(args.source)
         try:
+            _check_outputs(args, source)
             predictor = build_predictor(args)
             if source.kind == "images":
                 return _run_images(args, source, predictor)
@@ -170,6 +229,7 @@ def _run_images(args: argparse.Namespace, source: Any, predictor: Any) -> int:
     from litepose.evaluation.results import write_results
 
     results: list[dict[str, Any]] = []
+    ids = image_ids(source.paths)
     used: set[str] = set()
     done = failed = people = 0
     start = time.perf_counter()
@@ -182,12 +242,16 @@ def _run_images(args: argparse.Namespace, source: Any, predictor: Any) -> int:
                 bar.write(f"warning: skipping {frame.error}", file=sys.stderr)
                 continue
             try:
-                result = predictor(frame.image, keep_image=True)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    result = predictor(frame.image, keep_image=True)
             except (ValueError, RuntimeError) as err:  # e.g. out of memory on a huge image
                 failed += 1
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 bar.write(f"warning: skipping {frame.path}: {first[:200]}", file=sys.stderr)
                 continue
+            for warning in caught:  # e.g. an image padded to the size limits: say which image
+                bar.write(f"warning: {frame.path}: {warning.message}", file=sys.stderr)
             done += 1
             people += len(result)
             if args.out is not None:
@@ -196,7 +260,7 @@ def _run_images(args: argparse.Namespace, source: Any, predictor: Any) -> int:
                 _write_image(args.out / name, result.plot(threshold=args.threshold))
             if args.json:
                 file_name = frame.path.name if frame.path else frame.name
-                for entry in result.to_coco(_image_id(frame.name, frame.index)):
+                for entry in result.to_coco(ids[frame.index]):
                     results.append({**entry, "file_name": file_name})
     finally:
         bar.close()

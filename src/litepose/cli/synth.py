@@ -1,9 +1,15 @@
-"""``litepose synth``: write a synthetic multi-person keypoint dataset (COCO format) from a seed."""
+"""``litepose synth``: write a synthetic multi-person keypoint dataset (COCO format) from a seed.
+
+An ``--out`` folder that already holds a dataset (the annotation file or images) is refused unless
+``--overwrite`` is given; an ``--out`` that is a file, lies inside a file or cannot be written is refused
+too, with one line naming it (exit code 2).
+"""
 
 from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from litepose.cli import CliError
 
@@ -31,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotations", default="annotations.json", metavar="NAME",
                         help="JSON file name inside --out (default annotations.json)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an --out folder that already holds a dataset, replacing its files")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -39,6 +47,21 @@ def parse_size(text: str) -> tuple[int, int]:
     if not m:
         raise CliError(f"--size: expected WIDTHxHEIGHT such as 320x256, got {text!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """``--out`` must be usable, and must not hold a dataset unless ``--overwrite`` says to replace it."""
+    from litepose.io import check_output_dir, check_output_file
+
+    out = Path(args.out)
+    skeleton_file = [Path(args.skeleton)] if Path(args.skeleton).is_file() else []
+    check_output_dir(out, inputs=skeleton_file)
+    annotations = out / args.annotations
+    check_output_file(annotations, inputs=skeleton_file)
+    images = out / "images"
+    existing = [p for p in (annotations, images) if p.is_file() or (p.is_dir() and any(p.iterdir()))]
+    if existing and not args.overwrite:
+        raise CliError(f"--out {out}: already holds a dataset ({existing[0]}); pass --overwrite to replace it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
     if args.min_people > args.max_people:
         raise CliError(f"--min-people ({args.min_people}) is larger than --max-people ({args.max_people})")
+    _check_output(args)
     try:
         config = SynthConfig(image_size=parse_size(args.size), min_people=args.min_people,
                              max_people=args.max_people, min_height=args.min_height,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -28,7 +28,18 @@ import numpy as np
 from litepose.decoding.grouping import DETECTION_THRESHOLD
 from litepose.evaluation.results import to_coco_results
 from litepose.geometry import ResizeMeta, test_resize_meta
-from litepose.inference.preprocess import load_image, preprocess, to_rgb_uint8
+from litepose.inference.preprocess import (
+    MAX_INPUT_SIZE,
+    MAX_SCALE_RATIO,
+    MAX_TEST_SCALE,
+    MIN_INPUT_SIZE,
+    MIN_TEST_SCALE,
+    load_image,
+    pad_image,
+    plan_input,
+    preprocess,
+    to_rgb_uint8,
+)
 from litepose.inference.visualize import draw_poses
 from litepose.skeleton import Skeleton, get_skeleton, load_skeleton
 
@@ -36,7 +47,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["PoseResult", "Predictor", "RandomWeightsWarning", "bboxes_from_keypoints"]
+__all__ = ["PoseResult", "Predictor", "RandomWeightsWarning", "bboxes_from_keypoints", "check_predictor_options"]
 
 
 # The network needs input sides that are multiples of its total stride.
@@ -45,6 +56,48 @@ _NET_MULTIPLE = 32
 
 class RandomWeightsWarning(UserWarning):
     """A model was built by zoo name without weights: its predictions are meaningless."""
+
+
+def check_predictor_options(*, scales: Sequence[float] = (1.0,), input_size: int | None = None,
+                            detection_threshold: float = DETECTION_THRESHOLD, tag_threshold: float = 1.0,
+                            max_people: int = 30, names: Mapping[str, str] | None = None) -> tuple[float, ...]:
+    """Check the numeric options of a :class:`Predictor` before any work; returns the scales as floats.
+
+    Args:
+        scales, input_size, detection_threshold, tag_threshold, max_people: as for :class:`Predictor`
+            (``input_size=None``: the model's own, not checked here).
+        names: how to name each parameter in messages (the CLI passes ``{"scales": "--scales", ...}``).
+
+    Raises:
+        ValueError: one line naming the parameter: a scale outside [MIN_TEST_SCALE, MAX_TEST_SCALE]
+            or scales more than MAX_SCALE_RATIO apart (with these, every image fits the size limits of
+            :func:`~litepose.inference.preprocess.plan_input`), several scales without 1.0, an input
+            size outside [MIN_INPUT_SIZE, MAX_INPUT_SIZE], a negative or non-finite detection
+            threshold, a tag threshold <= 0, or fewer than one person.
+    """
+    def name(parameter: str) -> str:
+        return (names or {}).get(parameter, parameter)
+
+    scale_list = tuple(float(s) for s in scales)
+    if not scale_list or any(not MIN_TEST_SCALE <= s <= MAX_TEST_SCALE for s in scale_list):  # NaN fails too
+        raise ValueError(f"{name('scales')} must be positive numbers between {MIN_TEST_SCALE:g} and "
+                         f"{MAX_TEST_SCALE:g}, got {list(scales)}")
+    if max(scale_list) > MAX_SCALE_RATIO * min(scale_list):
+        raise ValueError(f"{name('scales')}: the largest scale may be at most {MAX_SCALE_RATIO:g} times the "
+                         f"smallest, got {list(scales)}")
+    if len(scale_list) > 1 and 1.0 not in scale_list:
+        raise ValueError(f"with several test scales, 1.0 must be one of them (the tags come from scale 1.0); "
+                         f"got {name('scales')} {list(scale_list)}")
+    if input_size is not None and not MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE:
+        raise ValueError(f"{name('input_size')} must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE}, "
+                         f"got {input_size}")
+    if not (np.isfinite(detection_threshold) and detection_threshold >= 0):
+        raise ValueError(f"{name('detection_threshold')} must be a finite number >= 0, got {detection_threshold}")
+    if not (np.isfinite(tag_threshold) and tag_threshold > 0):
+        raise ValueError(f"{name('tag_threshold')} must be a finite number > 0, got {tag_threshold}")
+    if isinstance(max_people, bool) or int(max_people) != max_people or max_people < 1:
+        raise ValueError(f"{name('max_people')} must be a positive integer, got {max_people}")
+    return scale_list
 
 
 def bboxes_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
@@ -196,12 +249,12 @@ class Predictor:
         device: where the network runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
         flip_test: also run the horizontally flipped image and average (official default: on).
         scales: test scales (official default ``(1.0,)``); with several, heatmaps are averaged over
-            scales and the tags come from scale 1.0, which must then be among them. Any positive
-            values work: a scale whose resized input is not a multiple of 32 (the official code fails
-            there) is warped into a black canvas padded to the next multiple of 32 on the right/bottom,
-            and only the image part of its maps is used; scales without padding are computed exactly
-            as the official code does.
-        input_size: network input size (short side); default ``model.spec.input_size``.
+            scales and the tags come from scale 1.0, which must then be among them. Any values in
+            [0.25, 4], the largest at most 8 times the smallest, work: a scale whose resized input is
+            not a multiple of 32 (the official code fails there) is warped into a black canvas padded
+            to the next multiple of 32 on the right/bottom, and only the image part of its maps is
+            used; scales without padding are computed exactly as the official code does.
+        input_size: network input size (short side), 32 to 2048; default ``model.spec.input_size``.
         skeleton: a :class:`Skeleton`, a built-in name/file, or a joint count; default: the
             checkpoint's skeleton, else the built-in one with the model's joint count. For a zoo
             name it also fixes the joint count (default COCO-17).
@@ -210,6 +263,11 @@ class Predictor:
         joint_order: the order in which the grouping visits joints: ``None`` or ``"official"``
             (the skeleton's ``group_order``, official parity), ``"anatomical"`` (the fix for the
             CrowdPose order, reference §8.10), or an explicit permutation.
+
+    Size limits: an image more than 6 times as long as it is wide (or the reverse) is padded with
+    black at the right or bottom to 6:1, and an image whose input at the largest scale would exceed
+    4096 px a side or 4 Mpx gets a smaller input size, each with a warning (see
+    :func:`~litepose.inference.preprocess.plan_input`); other images follow the official pipeline.
 
     A module passed in is switched to eval mode and moved to ``device`` (in place, as
     ``module.to`` does). Everything runs under ``torch.inference_mode()``.
@@ -224,6 +282,10 @@ class Predictor:
                  skeleton: Skeleton | str | int | None = None, detection_threshold: float = DETECTION_THRESHOLD,
                  tag_threshold: float = 1.0, max_people: int = 30, adjust: bool = True, refine: bool = True,
                  joint_order: str | Sequence[int] | None = None) -> None:
+        # Options first: a bad value is reported before a model is loaded.
+        scale_list = check_predictor_options(scales=scales, input_size=input_size,
+                                             detection_threshold=detection_threshold, tag_threshold=tag_threshold,
+                                             max_people=max_people)
         self.device = _resolve_device(device)
         model, sk = _load_model(model_or_checkpoint, _resolve_skeleton(skeleton))
         num_joints = int(getattr(model, "num_keypoints", 0) or 0)
@@ -241,18 +303,12 @@ class Predictor:
         size = input_size if input_size is not None else getattr(spec, "input_size", None)
         if size is None:
             raise ValueError("input_size is required for a model without .spec.input_size")
-        if int(size) < 1:
-            raise ValueError(f"input_size must be positive, got {size}")
+        check_predictor_options(input_size=size)
         self.input_size = int(size)
-        scale_list = tuple(float(s) for s in scales)
-        if not scale_list or any(not np.isfinite(s) or s <= 0 for s in scale_list):
-            raise ValueError(f"scales must be positive numbers, got {list(scales)}")
-        if len(scale_list) > 1 and 1.0 not in scale_list:
-            raise ValueError(f"with several test scales, 1.0 must be one of them (the tags come from scale 1.0); "
-                             f"got {list(scale_list)}")
-        # Any positive scales work. The official sizes are multiples of 64 at the smallest scale times
-        # s/min(scales), truncated; when one is not a multiple of 32 (which the network needs, and where
-        # the official code fails, reference §8.15) that scale's input is padded, see predict_maps.
+        # Any scales in [MIN_TEST_SCALE, MAX_TEST_SCALE] work. The official sizes are multiples of 64 at
+        # the smallest scale times s/min(scales), truncated; when one is not a multiple of 32 (which the
+        # network needs, and where the official code fails, reference §8.15) that scale's input is
+        # padded, see predict_maps.
         # Official order: largest scale first (only matters for float summation order).
         self.scales = tuple(sorted(scale_list, reverse=True))
         self.flip_test = bool(flip_test)
@@ -321,16 +377,22 @@ class Predictor:
             positions back to image pixels, the official ``get_final_preds`` call. (It equals inverting
             the scale-1.0 resize unless truncating a size to an integer changed its aspect ratio, which
             happens only at scales the official code cannot run; the difference is then below ~1/W_1
-            of the image size.)
+            of the image size.) An image beyond the size limits is first padded and/or given a smaller
+            input size (:func:`~litepose.inference.preprocess.plan_input`, with a warning); the maps
+            and ``meta`` then describe the padded image, whose pixel positions are the original's.
         """
         import torch
 
         from litepose.decoding.maps import aggregate_scales, outputs_to_maps
 
-        h, w = image.shape[:2]
+        plan = plan_input(image.shape[1], image.shape[0], self.input_size, self.scales)
+        if plan.warning:
+            warnings.warn(plan.warning, stacklevel=3)
+        image = pad_image(image, plan.width, plan.height)
+        input_size = plan.input_size
         min_scale = min(self.scales)
         # Every scale's maps are projected to the scale-1.0 resized input (official `base_size`).
-        base = test_resize_meta(w, h, self.input_size, 1.0, min_scale)
+        base = test_resize_meta(plan.width, plan.height, input_size, 1.0, min_scale)
         project_to = (base.resized_h, base.resized_w)
         per_scale = []
         meta = base
@@ -338,7 +400,7 @@ class Predictor:
             for s in self.scales:  # largest first, as the official loop; `meta` ends as the smallest's
                 # pad_to=32 is a no-op for official (multiple-of-32) sizes; otherwise the image sits in
                 # the top-left (H_r, W_r) of a black canvas and valid_size crops its maps back.
-                x, meta = preprocess(image, self.input_size, s, min_scale, pad_to=_NET_MULTIPLE)
+                x, meta = preprocess(image, input_size, s, min_scale, pad_to=_NET_MULTIPLE)
                 x = x.to(self.device)
                 if self.flip_test:
                     # One batch of two: the plain and the mirrored image (BN is in eval mode). Mirroring a

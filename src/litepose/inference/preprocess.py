@@ -10,7 +10,10 @@ Image arrays in this module are ``(H, W, 3)`` uint8 **RGB** unless stated otherw
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,8 +28,19 @@ if TYPE_CHECKING:
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "MAX_ASPECT_RATIO",
+    "MAX_INPUT_PIXELS",
+    "MAX_INPUT_SIDE",
+    "MAX_INPUT_SIZE",
+    "MAX_SCALE_RATIO",
+    "MAX_TEST_SCALE",
+    "MIN_INPUT_SIZE",
+    "MIN_TEST_SCALE",
+    "InputPlan",
     "load_image",
     "normalize_image",
+    "pad_image",
+    "plan_input",
     "preprocess",
     "preprocess_numpy",
     "to_rgb_uint8",
@@ -35,6 +49,19 @@ __all__ = [
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+# Bounds on what the network is given, so that no image and no option can exhaust time or memory
+# (at default settings LitePose-XS then needs at most ~0.3 s and ~0.7 GB per image on 2 CPU cores).
+# Test scales and the input size are checked once, as options; an image whose network input would
+# still be too large is padded or given a smaller input size, with a warning (see plan_input).
+MIN_TEST_SCALE = 0.25
+MAX_TEST_SCALE = 4.0
+MAX_SCALE_RATIO = 8.0  # largest / smallest test scale
+MIN_INPUT_SIZE = 32
+MAX_INPUT_SIZE = 2048
+MAX_ASPECT_RATIO = 6.0  # long side / short side of an image; beyond it the image is padded
+MAX_INPUT_SIDE = 4096  # px, any side of the network input at any scale
+MAX_INPUT_PIXELS = 4096 * 1024  # px, the network input at any scale
 
 
 def to_rgb_uint8(image: np.ndarray, *, bgr: bool = False, source: str = "image") -> np.ndarray:
@@ -86,16 +113,19 @@ def to_rgb_uint8(image: np.ndarray, *, bgr: bool = False, source: str = "image")
 
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB.
+    """Read an image file as ``(H, W, 3)`` uint8 RGB: the one image reader of prediction, evaluation and training.
 
     Decoded exactly as the official code reads images (``cv2.imread`` with ``IMREAD_COLOR |
     IMREAD_IGNORE_ORIENTATION``, then BGR -> RGB): EXIF orientation is ignored, because COCO-style
     annotations refer to the stored pixel grid; grayscale is replicated to three channels, alpha is
     dropped, and 16-bit files are reduced to 8 bits by OpenCV's decoder (PNG keeps the high byte).
+    A truncated JPEG or PNG is an error, never a partly grey image (``cv2.imread`` returns those with
+    a printed warning only).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is empty, corrupt, or in a format OpenCV cannot decode.
+        ValueError: the file is empty, truncated, corrupt, or in a format OpenCV cannot decode; the
+            message (one line) names the file.
     """
     p = Path(path)
     if not p.exists():
@@ -109,6 +139,9 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"{p}: cannot read file ({err.strerror or err})") from None
     if data.size == 0:
         raise ValueError(f"{p}: empty file")
+    truncated = _truncation(data)
+    if truncated:
+        raise ValueError(f"{p}: cannot decode image (truncated: {truncated})")
     try:
         img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as err:  # e.g. above OpenCV's pixel limit
@@ -116,6 +149,124 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     if img is None:
         raise ValueError(f"{p}: cannot decode image (corrupt, truncated, or not an image format OpenCV reads)")
     return to_rgb_uint8(img, bgr=True, source=str(p))
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _truncation(data: np.ndarray) -> str | None:
+    """Why the encoded JPEG or PNG ``data`` is cut short, or ``None`` (other formats are not checked).
+
+    Whether a decoder rejects a truncated file depends on the OpenCV build (``imread`` fills the
+    missing rows with grey and prints a warning), so the end markers are checked on the bytes.
+    """
+    raw = data.tobytes()
+    if raw.startswith(b"\xff\xd8"):
+        return _jpeg_truncation(raw)
+    if raw.startswith(_PNG_SIGNATURE) and raw.rfind(b"IEND") < 0:
+        return "a PNG without its IEND chunk"
+    return None
+
+
+def _jpeg_truncation(raw: bytes) -> str | None:
+    """A JPEG must hold an end-of-image marker (FFD9) after its first scan.
+
+    The header segments are skipped by their lengths, so an EXIF thumbnail (a whole JPEG inside the
+    APP1 segment, with its own end marker) is not mistaken for the image's end; bytes after the end
+    marker (which some cameras append) are allowed. Entropy-coded data cannot contain FFD9 (every FF
+    byte there is followed by 00 or a restart marker), so the first FFD9 after the scan is the end.
+    """
+    pos = 2
+    while pos + 4 <= len(raw):
+        if raw[pos] != 0xFF:
+            return None  # not a marker where one belongs: leave the verdict to the decoder
+        marker = raw[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0xDA:  # start of scan
+            return None if raw.find(b"\xff\xd9", pos) >= 0 else "a JPEG without its end-of-image marker"
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(raw[pos + 2:pos + 4], "big")
+    return "a JPEG that ends inside its headers"
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """How one image goes to the network within the size limits (see :func:`plan_input`).
+
+    Attributes:
+        width, height: the image size after padding (the original size when no padding is needed).
+        input_size: the input size to use for this image (the requested one unless it was lowered).
+        warning: why the image is not processed as requested (one line), else ``None``.
+    """
+
+    width: int
+    height: int
+    input_size: int
+    warning: str | None = None
+
+
+def plan_input(width: int, height: int, input_size: int, scales: Sequence[float]) -> InputPlan:
+    """Fit one image's network inputs into the limits; a no-op (official pipeline) for ordinary images.
+
+    1. An image more than :data:`MAX_ASPECT_RATIO` times as long as it is wide (or the reverse) is
+       padded with black on the right or at the bottom to that ratio: resizing its short side to the
+       input size would otherwise make the long side explode (a 2x1000 image became 256x128000).
+       Positions on the padded image are positions on the original (the padding is right/bottom).
+    2. If any scale's input (:func:`~litepose.geometry.test_resize_meta`) would still exceed
+       :data:`MAX_INPUT_SIDE` on a side or :data:`MAX_INPUT_PIXELS` in area, the input size is
+       lowered for this image until every scale fits.
+
+    Step 2 always succeeds for scales that :func:`~litepose.inference.predictor.check_predictor_options`
+    accepts (largest / smallest <= :data:`MAX_SCALE_RATIO`): at the smallest input size the smallest
+    scale's input is 64 px by at most 64·6 = 384 px, so the largest is at most 512x3072 px.
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    notes = []
+    padded_w, padded_h = width, height
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        if width > height:
+            padded_h = math.ceil(width / MAX_ASPECT_RATIO)
+        else:
+            padded_w = math.ceil(height / MAX_ASPECT_RATIO)
+        notes.append(f"more than {MAX_ASPECT_RATIO:g}:1, padded to {padded_w}x{padded_h} with black")
+    min_scale, max_scale = min(scales), max(scales)
+    # Below this size the smallest scale's short side would round to 0 px instead of 64.
+    smallest = math.ceil(1.0 / min_scale)
+    size = int(input_size)
+    while True:
+        # The largest scale has the largest input (sides grow with the scale).
+        meta = test_resize_meta(padded_w, padded_h, size, max_scale, min_scale)
+        side, pixels = max(meta.resized_w, meta.resized_h), meta.resized_w * meta.resized_h
+        if side <= MAX_INPUT_SIDE and pixels <= MAX_INPUT_PIXELS:
+            break
+        if size <= smallest:
+            raise ValueError(f"image {width}x{height}: no input size fits the limits at scales {list(scales)}")
+        if size == input_size:
+            notes.append(f"its {max_scale:g}x input ({meta.resized_w}x{meta.resized_h}) would exceed "
+                         f"{MAX_INPUT_SIDE} px a side or {MAX_INPUT_PIXELS / 2**20:g} Mpx")
+        # Input sides grow linearly with the input size: shrink in proportion, then step down past rounding.
+        shrink = min(MAX_INPUT_SIDE / side, math.sqrt(MAX_INPUT_PIXELS / pixels))
+        size = max(smallest, min(size - 1, int(size * shrink)))
+    if size != input_size:
+        notes.append(f"input size lowered from {input_size} to {size}")
+    warning = f"image {width}x{height}: " + "; ".join(notes) if notes else None
+    return InputPlan(padded_w, padded_h, size, warning)
+
+
+def pad_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` on a black ``(height, width)`` canvas at the top-left (unchanged if already that size)."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    if width < w or height < h:
+        raise ValueError(f"pad_image: cannot pad a {w}x{h} image to {width}x{height}")
+    canvas = np.zeros((height, width, *image.shape[2:]), dtype=image.dtype)
+    canvas[:h, :w] = image
+    return canvas
 
 
 def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
