@@ -52,9 +52,33 @@ def test_shards_merged_by_gather_equal_one_process(model: torch.nn.Module, synth
     whole = evaluate_model(model, ann, images, **OPTIONS)
     second = evaluate_model(model, ann, images, shard=(1, 2), **OPTIONS)
     assert second.metrics is None and second.predicted == 3  # only the first shard evaluates
-    first = evaluate_model(model, ann, images, shard=(0, 2), gather=lambda mine: [mine, second.results], **OPTIONS)
+    first = evaluate_model(model, ann, images, shard=(0, 2), gather=lambda mine: [mine, (second.results, None)],
+                           **OPTIONS)
     assert first.predicted == 3 and first.metrics == whole.metrics
     assert sorted(json.dumps(r) for r in first.results) == sorted(json.dumps(r) for r in whole.results)
+
+
+def test_a_failing_shard_still_gathers_and_every_shard_raises(model: torch.nn.Module, synthetic_samples: Path,
+                                                              tmp_path: Path) -> None:
+    ann, images = _coco(synthetic_samples)
+    broken = tmp_path / "images"
+    broken.mkdir()
+    for path in images.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    first_name = json.loads(ann.read_text())["images"][0]["file_name"]
+    (broken / first_name).write_bytes(b"not an image")  # shard 0's first image
+    exchanged: list[object] = []
+
+    def gather(mine: object) -> list[object]:
+        exchanged.append(mine)
+        return [mine, ([], None)]
+
+    with pytest.raises(ValueError, match=first_name):
+        evaluate_model(model, ann, broken, shard=(0, 2), gather=gather, **OPTIONS)
+    assert len(exchanged) == 1 and first_name in exchanged[0][1]  # it took part in the exchange
+    with pytest.raises(ValueError, match=f"another process could not evaluate its images: .*{first_name}"):
+        evaluate_model(model, ann, images, shard=(1, 2), gather=lambda mine: [([], f"id=1: {first_name}"), mine],
+                       **OPTIONS)
 
 
 def test_subset_scores_against_the_cut_ground_truth(model: torch.nn.Module, synthetic_samples: Path,

@@ -36,8 +36,8 @@ validations = []
 
 def spy_gather(obj):
     gathered = real_gather(obj)
-    if isinstance(obj, list):  # validation results (the other gathers carry flags)
-        validations.append([r for part in gathered for r in part])
+    if isinstance(obj, tuple):  # validation (results, failure) pairs (the other gathers carry flags)
+        validations.append([r for part, _ in gathered for r in part])
     return gathered
 
 D.all_gather_objects = spy_gather
@@ -108,7 +108,7 @@ def validate_alone(checkpoint: Path, tiny_overrides: Callable[..., list[str]], m
     real_gather = D.all_gather_objects
 
     def spy_gather(obj: Any) -> list[Any]:
-        captured.append(obj)
+        captured.append(obj[0])
         return real_gather(obj)
 
     monkeypatch.setattr(D, "all_gather_objects", spy_gather)

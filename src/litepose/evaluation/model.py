@@ -132,7 +132,7 @@ def evaluate_model(model: nn.Module | Predictor, ann_file: PathLike, image_dir: 
                    subset: int | None = None, subset_ann_file: PathLike | None = None, kind: Kind | None = None,
                    verbose: bool = False, skip_unreadable: bool = False, progress: bool = False,
                    desc: str = "evaluate", shard: tuple[int, int] = (0, 1),
-                   gather: Callable[[Results], list[Results]] | None = None,
+                   gather: Callable[[Any], list[Any]] | None = None,
                    **predictor_options: Any) -> ModelEvaluation:
     """Predict the images of ``ann_file`` with ``model`` and score them.
 
@@ -150,8 +150,10 @@ def evaluate_model(model: nn.Module | Predictor, ann_file: PathLike, image_dir: 
             read, which then count as misses; by default an unreadable image is an error.
         progress: show a progress bar on stderr, labelled ``desc``.
         shard: ``(rank, world_size)``: this process predicts images ``rank::world_size``.
-        gather: merges the shards' results, called on every process with its results and returning
-            every process's in rank order (``None``: one process).
+        gather: exchanges the shards' ``(results, error message or None)``: called on every process
+            with its own pair, returns every process's in rank order (``None``: one process), e.g.
+            ``torch.distributed.all_gather_object``. A shard that fails still takes part, and then
+            every process raises.
         predictor_options: ``Predictor`` options when ``model`` is a module (``skeleton``,
             ``input_size``, ``flip_test``, ``detection_threshold``...).
 
@@ -164,15 +166,28 @@ def evaluate_model(model: nn.Module | Predictor, ann_file: PathLike, image_dir: 
     pairs = every[:subset]
     mine = pairs[rank::world_size]
     start = time.perf_counter()
-    with _predictor_for(model, predictor_options) as predictor:
-        results, skipped = predict_images(predictor, mine, skip_unreadable=skip_unreadable,
-                                          progress=progress, desc=desc)
+    failure: ValueError | None = None
+    try:
+        with _predictor_for(model, predictor_options) as predictor:
+            results, skipped = predict_images(predictor, mine, skip_unreadable=skip_unreadable,
+                                              progress=progress, desc=desc)
+        if mine and len(skipped) == len(mine):
+            raise ValueError(f"{image_dir}: none of the {len(mine)} images of {ann_file} could be read "
+                             f"({skipped[0]})")
+    except ValueError as err:
+        if gather is None:
+            raise
+        # Still take part in the gather: the other shards would otherwise wait in it for ever.
+        failure, results, skipped = err, [], []
     seconds = time.perf_counter() - start
-    if mine and len(skipped) == len(mine):
-        raise ValueError(f"{image_dir}: none of the {len(mine)} images of {ann_file} could be read "
-                         f"({skipped[0]})")
     if gather is not None:
-        results = [r for part in gather(results) for r in part]
+        parts = gather((results, None if failure is None else str(failure)))
+        if failure is not None:
+            raise failure
+        failed = [message for _, message in parts if message is not None]
+        if failed:
+            raise ValueError(f"another process could not evaluate its images: {failed[0]}")
+        results = [r for part, _ in parts for r in part]
     metrics = None
     if rank == 0:
         cut = len(pairs) if len(pairs) < len(every) else None
