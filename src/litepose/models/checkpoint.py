@@ -7,8 +7,11 @@ Official files (reference §1.7) are plain tensor dicts, possibly wrapped as
 
 The project format embeds everything needed to rebuild the model::
 
-    {"format": "litepose", "version": 1, "arch": ArchSpec.to_dict(), "num_keypoints": J,
-     "skeleton": Skeleton.to_dict() | None, "state_dict": {...}, "meta": {...}}
+    {"format": "litepose", "version": 1, "family": "litepose" | "supernet", "arch": ArchSpec.to_dict(),
+     "num_keypoints": J, "skeleton": Skeleton.to_dict() | None, "state_dict": {...}, "meta": {...}}
+
+(files without ``family`` are LitePose networks; a supernet's ``arch`` is its maximum network and it
+may carry the ``search_space`` it was trained on.)
 
 Training checkpoints are supersets of this dict, so :func:`load` reads them too. Every file is read
 with ``torch.load(weights_only=True)``: a pickle that would execute code is refused.
@@ -33,6 +36,7 @@ from litepose.skeleton import Skeleton, get_skeleton
 
 __all__ = [
     "FORMAT",
+    "LITEPOSE_FAMILY",
     "CheckpointError",
     "LoadedCheckpoint",
     "checkpoint_dict",
@@ -48,6 +52,7 @@ __all__ = [
 
 FORMAT = "litepose"
 VERSION = 1
+LITEPOSE_FAMILY = "litepose"  # the ``family`` field: which network class the weights belong to
 _SUPERNET_ONLY = ("Linear5x5", "Linear3x3")  # OFA kernel-transform matrices, unused at k = 7
 
 
@@ -113,15 +118,16 @@ def select_state_dict(obj: Any, source: str) -> Mapping[str, Tensor]:
         + (f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, Mapping) else ""))
 
 
-def normalize_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Strip ``module.`` then ``1.`` prefixes, drop supernet-only keys, cast floats to fp32."""
+def normalize_state_dict(state: Mapping[str, Tensor], *, keep_supernet_keys: bool = False) -> dict[str, Tensor]:
+    """Strip ``module.`` then ``1.`` prefixes, drop supernet-only keys (unless loading a supernet), cast
+    floats to fp32."""
     items = dict(state)
     for prefix in ("module.", "1."):
         if items and all(k.startswith(prefix) for k in items):
             items = {k[len(prefix):]: v for k, v in items.items()}
     out = {}
     for k, v in items.items():
-        if any(tag in k for tag in _SUPERNET_ONLY):
+        if not keep_supernet_keys and any(tag in k for tag in _SUPERNET_ONLY):
             continue
         out[k] = v.float() if v.is_floating_point() else v
     return out
@@ -159,11 +165,14 @@ def _mismatch_report(model: nn.Module, state: Mapping[str, Tensor], source: str)
 
 
 def load_weights(model: nn.Module, weights: str | Path | Mapping[str, Any], *, strict: bool = True,
-                 source: str | None = None) -> None:
-    """Load official or project weights into ``model`` (strictly by default)."""
+                 source: str | None = None, keep_supernet_keys: bool = False) -> None:
+    """Load official or project weights into ``model`` (strictly by default).
+
+    ``keep_supernet_keys``: keep the ``Linear5x5``/``Linear3x3`` tensors (loading a supernet).
+    """
     source = source or (str(weights) if not isinstance(weights, Mapping) else "state_dict")
     obj = read_checkpoint(weights) if not isinstance(weights, Mapping) else weights
-    state = normalize_state_dict(select_state_dict(obj, source))
+    state = normalize_state_dict(select_state_dict(obj, source), keep_supernet_keys=keep_supernet_keys)
     if strict:
         report = _mismatch_report(model, state, source)
         if report:
@@ -183,6 +192,7 @@ def checkpoint_dict(model: LitePose, *, skeleton: Skeleton | None = None,
     return {
         "format": FORMAT,
         "version": VERSION,
+        "family": getattr(model, "family", LITEPOSE_FAMILY),
         "arch": model.spec.to_dict(),
         "num_keypoints": model.num_keypoints,
         "skeleton": sk.to_dict() if sk is not None else None,
@@ -214,6 +224,11 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
             f"{source}: not a litepose checkpoint (no arch inside). For an official LitePose checkpoint use "
             "create_model(NAME, num_keypoints=J, weights=PATH), or convert it once with "
             "`litepose convert FILE --arch NAME --joints J -o out.pt`")
+    family = obj.get("family", LITEPOSE_FAMILY)
+    if family != LITEPOSE_FAMILY:
+        hint = (" (a supernet: extract a sub-network with `litepose extract`, or load it with "
+                "litepose.models.supernet.load_supernet)") if family == "supernet" else ""
+        raise CheckpointError(f"{source}: holds a {family} model, not a LitePose network{hint}")
     for key in ("arch", "num_keypoints", "state_dict"):
         if key not in obj:
             raise CheckpointError(f"{source}: litepose checkpoint is missing the field {key!r}")
