@@ -17,6 +17,7 @@ from litepose import __version__
 COMMANDS: dict[str, str] = {
     "info": "litepose.cli.info",
     "convert": "litepose.cli.convert",
+    "extract": "litepose.cli.extract",
     "synth": "litepose.cli.synth",
     "train": "litepose.cli.train",
     "demo": "litepose.cli.demo",

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from litepose.io import check_output_file
     from litepose.models.checkpoint import (
+        keypoints_of,
         load_weights,
         normalize_state_dict,
         read_checkpoint,
@@ -39,13 +40,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.output, inputs=inputs, option="--output")
     raw = read_checkpoint(args.checkpoint)
     state = normalize_state_dict(select_state_dict(raw, str(args.checkpoint)))
-    joints = args.joints
-    if joints is None:
-        w = state.get("final_refined.1.conv.3.weight")
-        if w is None:
-            raise ValueError(f"{args.checkpoint}: cannot read the joint count (no final_refined.1.conv.3.weight); "
-                             "pass --joints")
-        joints = int(w.shape[0])
+    joints = args.joints if args.joints is not None else keypoints_of(state, str(args.checkpoint))
     model = create_model(args.arch, joints)
     load_weights(model, state, source=str(args.checkpoint))
     skeleton = load_skeleton(args.skeleton) if args.skeleton else None

@@ -41,6 +41,7 @@ __all__ = [
     "LoadedCheckpoint",
     "checkpoint_dict",
     "cpu_state_dict",
+    "keypoints_of",
     "load",
     "load_checkpoint",
     "load_weights",
@@ -131,6 +132,15 @@ def normalize_state_dict(state: Mapping[str, Tensor], *, keep_supernet_keys: boo
             continue
         out[k] = v.float() if v.is_floating_point() else v
     return out
+
+
+def keypoints_of(state: Mapping[str, Tensor], source: str) -> int:
+    """The joint count a (normalised) LitePose or supernet state_dict predicts (its stride-2 heatmaps)."""
+    weight = state.get("final_refined.1.conv.3.weight")
+    if weight is None:
+        raise CheckpointError(f"{source}: cannot read the joint count (no final_refined.1.conv.3.weight); "
+                              "pass the joint count (--joints)")
+    return int(weight.shape[0])
 
 
 def _mismatch_report(model: nn.Module, state: Mapping[str, Tensor], source: str) -> str | None:

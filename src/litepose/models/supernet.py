@@ -437,19 +437,33 @@ class LoadedSupernet:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def load_supernet(path: str | Path) -> LoadedSupernet:
-    """A project supernet checkpoint (``litepose train`` with ``model.supernet: true``) and its skeleton/space."""
-    from litepose.models.checkpoint import FORMAT, CheckpointError, load_weights, read_checkpoint
+def load_supernet(path: str | Path, num_keypoints: int | None = None) -> LoadedSupernet:
+    """A supernet from a project checkpoint (``litepose train`` with ``model.supernet: true``, with its
+    skeleton and search space) or from an official supernet file (joint count read from it unless given).
+    """
+    from litepose.models.checkpoint import (
+        FORMAT,
+        CheckpointError,
+        keypoints_of,
+        load_weights,
+        normalize_state_dict,
+        read_checkpoint,
+        select_state_dict,
+    )
     from litepose.skeleton import Skeleton
 
     obj = read_checkpoint(path)
     source = str(path)
-    if not (isinstance(obj, Mapping) and obj.get("format") == FORMAT):
-        raise CheckpointError(f"{source}: not a litepose checkpoint; an official supernet file loads with "
-                              "create_supernet(num_keypoints=J, weights=PATH)")
+    if not (isinstance(obj, Mapping) and obj.get("format") == FORMAT):  # an official file: weights only
+        state = normalize_state_dict(select_state_dict(obj, source), keep_supernet_keys=True)
+        model = SuperLitePose(num_keypoints if num_keypoints is not None else keypoints_of(state, source))
+        load_weights(model, state, source=source, keep_supernet_keys=True)
+        return LoadedSupernet(model, None, None, {"source": source, "format": "official"})
     if obj.get("family") != SUPERNET_FAMILY:
         raise CheckpointError(f"{source}: holds a {obj.get('family', 'litepose')} model, not a supernet")
     spec = ArchSpec.from_dict(obj["arch"], source=f"{source}: arch")
+    if num_keypoints is not None and num_keypoints != int(obj["num_keypoints"]):
+        raise CheckpointError(f"{source}: the supernet predicts {obj['num_keypoints']} keypoints, not {num_keypoints}")
     model = SuperLitePose(int(obj["num_keypoints"]), spec)
     load_weights(model, obj, source=source, keep_supernet_keys=True)
     skeleton = Skeleton.from_dict(obj["skeleton"], source=f"{source}: skeleton") if obj.get("skeleton") else None
