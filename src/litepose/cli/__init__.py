@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "demo": "litepose.cli.demo",
     "eval": "litepose.cli.eval",
     "predict": "litepose.cli.predict",
+    "bench": "litepose.cli.bench",
 }
 
 

@@ -1,0 +1,124 @@
+"""How well a per-piece latency lookup table predicts whole-network latency, side by side.
+
+For each backend: build (or load) a :class:`~litepose.export.latency_table.LatencyTable` of a search
+space on this machine, then measure 20 random sub-networks of the space whole and print, for each, the
+table's prediction next to the measured median, and the mean and max relative error (target: mean
+|error| <= 10 %)::
+
+    .venv/bin/python benchmarks/bench_latency_table.py                      # official space, torch + onnxruntime
+    .venv/bin/python benchmarks/bench_latency_table.py --backends torch --table-dir tables/
+    .venv/bin/python benchmarks/bench_latency_table.py --quick              # a tiny space, a few seconds
+
+With ``--table-dir DIR`` the table ``DIR/<space>-<backend>-j<joints>.json`` is loaded if present,
+otherwise built and saved there. Timings on a shared machine are noisy: medians of many runs are used,
+and the table's build and the networks' measurements happen minutes apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from litepose.export.latency import measure_latency
+from litepose.export.latency_table import LatencyTable
+from litepose.export.runtime import BACKENDS
+from litepose.export.timing import default_threads, host_id
+from litepose.models.litepose import LitePose
+from litepose.models.space import SUPERNET_ARCH, SearchSpace, get_search_space
+from summary import Headline, add_summary_option, write_summary
+
+# --quick: the supernet's maximum at one small resolution and two widths (about 60 pieces).
+QUICK_SPACE = SearchSpace("quick", (128,), (1.0, 0.5), SUPERNET_ARCH)
+
+
+def table_for(space: SearchSpace, backend: str, joints: int, threads: int, table_dir: Path | None,
+              quick: bool) -> LatencyTable:
+    path = table_dir / f"{space.name}-{backend}-j{joints}.json" if table_dir else None
+    if path is not None and path.is_file():
+        table = LatencyTable.load(path, backend=backend, space=space, num_keypoints=joints)
+        print(f"loaded {path} (built in {table.build_seconds:.0f} s on {table.host})")
+        return table
+    options = {"repeats": 5, "budget_s": 0.02, "calibration": 2, "decode_people": (0, 5)} if quick else {}
+    table = LatencyTable.build(space, backend, joints, threads=threads, **options)
+    calibration = ", ".join(f"{c['measured_ms']:.1f} vs {c['pieces_ms']:.1f}" for c in table.calibration)
+    print(f"built {len(table.entries)} entries in {table.build_seconds:.0f} s; overhead {table.overhead_ms:+.2f} ms "
+          f"(calibration networks, measured vs sum of pieces in ms: {calibration})")
+    if path is not None:
+        table.save(path)
+        print(f"saved {path}")
+    return table
+
+
+def compare(table: LatencyTable, space: SearchSpace, backend: str, joints: int, threads: int, networks: int,
+            seed: int, repeats: int) -> list[float]:
+    """Print predicted vs measured for ``networks`` random sub-networks; return the relative errors."""
+    rng = np.random.default_rng(seed)
+    header = f"{'sub-network':<36}{'predicted ms':>13}{'measured ms':>13}{'IQR ms':>8}{'error':>9}"
+    print(header)
+    print("-" * len(header))
+    errors = []
+    for _ in range(networks):
+        spec = space.sample(rng)
+        predicted = table.predict_ms(spec, joints)
+        measured = measure_latency(LitePose(spec, joints), spec.input_size, backend=backend, threads=threads,
+                                   warmup=3, repeats=repeats, budget_s=3.0)
+        error = predicted / measured.median_ms - 1
+        errors.append(error)
+        print(f"{spec.name:<36}{predicted:>13.2f}{measured.median_ms:>13.2f}{measured.spread_ms:>8.2f}"
+              f"{error * 100:>+8.1f}%")
+    print("-" * len(header))
+    abs_errors = [abs(e) for e in errors]
+    print(f"{backend}: mean |error| {statistics.mean(abs_errors) * 100:.1f} %, max {max(abs_errors) * 100:.1f} %, "
+          f"mean signed {statistics.mean(errors) * 100:+.1f} % over {networks} sub-networks (target: mean <= 10 %)")
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny space, torch only, 3 networks (a smoke run)")
+    parser.add_argument("--space", default="official", help="official or paper-lms")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (torch,onnxruntime)")
+    parser.add_argument("--joints", type=int, default=14)
+    parser.add_argument("--threads", type=int, default=None, help="default: the cores this process may use")
+    parser.add_argument("--networks", type=int, default=20, help="random sub-networks measured whole")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random sub-networks")
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs per whole network (at most)")
+    parser.add_argument("--table-dir", type=Path, default=None, help="load tables from / save them to this folder")
+    add_summary_option(parser)
+    args = parser.parse_args(argv)
+    space = get_search_space(args.space)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.quick:
+        space, backends, args.networks, args.repeats = QUICK_SPACE, ["torch"], 3, 10
+    threads = args.threads or default_threads()
+    print(f"python {platform.python_version()}  cpus {os.cpu_count()}  threads {threads}  host {host_id()}")
+    print(f"space {space.name}: resolutions {list(space.resolutions)}, width multipliers "
+          f"{list(space.width_multipliers)}; {args.joints} joints")
+    headlines = []
+    for backend in backends:
+        print(f"\n=== {backend}")
+        start = time.perf_counter()
+        table = table_for(space, backend, args.joints, threads, args.table_dir, args.quick)
+        errors = compare(table, space, backend, args.joints, threads, args.networks, args.seed, args.repeats)
+        print(f"{backend}: {time.perf_counter() - start:.0f} s in all")
+        abs_errors = [abs(e) * 100 for e in errors]
+        headlines += [
+            Headline(f"{backend}: table build time ({space.name} space, {len(table.entries)} entries)",
+                     table.build_seconds, "s"),
+            Headline(f"{backend}: table vs measured, mean |error| ({args.networks} random sub-networks)",
+                     statistics.mean(abs_errors), "%"),
+            Headline(f"{backend}: table vs measured, max |error|", max(abs_errors), "%"),
+        ]
+    write_summary(args.summary_json, headlines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

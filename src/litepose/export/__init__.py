@@ -1,0 +1,61 @@
+"""Deployment and benchmarking: ONNX export, runtime backends, latency measurement and lookup tables.
+
+One job per module:
+
+* :mod:`~litepose.export.onnx` — :func:`export_onnx` (a LitePose to an ``.onnx`` file, checked
+  against PyTorch with onnxruntime) and :func:`onnx_bytes` (any module, in memory);
+* :mod:`~litepose.export.runtime` — the backends a network is timed on (``torch``,
+  ``onnxruntime``) with pinned thread counts: :func:`open_runner`;
+* :mod:`~litepose.export.timing` — the timing loop, :class:`LatencyResult` and :func:`host_id`;
+* :mod:`~litepose.export.latency` — :func:`measure_latency`, :func:`measure_decode_ms`, the
+  persistent :class:`LatencyCache`, the :class:`LatencyModel` protocol and :class:`MeasuredLatency`;
+* :mod:`~litepose.export.pieces` — the layer configurations (stem, blocks, head pieces) a network
+  of a search space is made of;
+* :mod:`~litepose.export.latency_table` — :class:`LatencyTable`, a per-piece lookup table measured
+  on one device that predicts whole-network latency there, and :class:`TableLatency`;
+* :mod:`~litepose.export.crowd_maps` — :func:`synthetic_crowd_maps`, deterministic maps of a crowd
+  (decode-time measurement, decoder tests).
+
+The search (issue 11) calls a :class:`LatencyModel`; it never times anything itself. Core modules
+(inference, decoding) do not import this package. Importing it is cheap: names are loaded on first
+use, so ``litepose.export.crowd_maps`` stays NumPy-only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it (loaded on first access)
+_NAMES = {
+    "export_onnx": "onnx",
+    "onnx_bytes": "onnx",
+    "OnnxExport": "onnx",
+    "BACKENDS": "runtime",
+    "open_runner": "runtime",
+    "LatencyResult": "timing",
+    "host_id": "timing",
+    "default_threads": "timing",
+    "measure_latency": "latency",
+    "measure_decode_ms": "latency",
+    "LatencyCache": "latency",
+    "LatencyModel": "latency",
+    "MeasuredLatency": "latency",
+    "make_latency_model": "latency",
+    "Piece": "pieces",
+    "network_pieces": "pieces",
+    "space_pieces": "pieces",
+    "LatencyTable": "latency_table",
+    "TableLatency": "latency_table",
+    "synthetic_crowd_maps": "crowd_maps",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"litepose.export.{_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'litepose.export' has no attribute {name!r}")

@@ -1,0 +1,155 @@
+"""How a latency is measured and recorded: the timing loop, its result, and the host it ran on.
+
+The loop runs ``warmup`` untimed calls (first calls allocate, pick kernels, fill caches), then times
+calls one by one with :func:`time.perf_counter` and keeps them all; the headline is the **median**,
+which a few calls slowed down by another process on a shared machine barely move. With a time
+budget, the loop stops early once it has ``min_repeats`` calls and the budget is spent, so that
+slow networks are not timed for minutes while fast ones still get many samples.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+__all__ = ["LatencyResult", "cpu_model", "default_threads", "host_id", "package_versions", "time_calls"]
+
+MIN_REPEATS = 5  # the fewest timed calls a budget may stop at
+
+
+def time_calls(fn: Callable[[], Any], *, warmup: int, repeats: int, budget_s: float | None = None,
+               min_repeats: int = MIN_REPEATS) -> list[float]:
+    """Seconds taken by each of up to ``repeats`` calls of ``fn`` after ``warmup`` untimed calls.
+
+    With ``budget_s``, timing stops once at least ``min(min_repeats, repeats)`` calls are timed and
+    their total reaches ``budget_s`` (adaptive repeats: cheap calls get up to ``repeats`` samples,
+    expensive ones at least ``min_repeats``).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    floor = min(min_repeats, repeats)
+    while len(times) < repeats:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        if budget_s is not None and len(times) >= floor and sum(times) >= budget_s:
+            break
+    return times
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """One latency measurement.
+
+    Attributes:
+        median_ms: median time of one call (the number to use).
+        spread_ms: interquartile range (75th minus 25th percentile) of the timed calls: how noisy
+            the measurement was.
+        min_ms: fastest call.
+        p90_ms: 90th percentile.
+        repeats: timed calls.
+        warmup: untimed calls before them.
+        backend: ``torch`` or ``onnxruntime``.
+        threads: intra-op threads the backend was pinned to.
+        input_shapes: the input tensor shapes (``[[1, 3, H, W]]`` for a LitePose).
+        settings: backend details that change the time (memory format, graph optimisation, opset).
+        host: :func:`host_id` of the machine.
+    """
+
+    median_ms: float
+    spread_ms: float
+    min_ms: float
+    p90_ms: float
+    repeats: int
+    warmup: int
+    backend: str
+    threads: int
+    input_shapes: tuple[tuple[int, ...], ...]
+    settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    host: str = ""
+
+    @classmethod
+    def from_times(cls, times_s: list[float], **info: Any) -> LatencyResult:
+        """Summarise per-call times in seconds; ``info`` fills the other fields."""
+        ms = sorted(t * 1e3 for t in times_s)
+        if len(ms) >= 2:
+            q = statistics.quantiles(ms, n=20, method="inclusive")  # 5 %, 10 %, ..., 95 %
+            spread, p90 = q[14] - q[4], q[17]
+        else:
+            spread, p90 = 0.0, ms[0]
+        return cls(median_ms=statistics.median(ms), spread_ms=spread, min_ms=ms[0], p90_ms=p90, repeats=len(ms),
+                   **info)
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["input_shapes"] = [list(s) for s in self.input_shapes]
+        raw["settings"] = dict(self.settings)
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> LatencyResult:
+        values = dict(raw)
+        values["input_shapes"] = tuple(tuple(int(d) for d in s) for s in values.get("input_shapes", ()))
+        return cls(**values)
+
+    def describe(self) -> str:
+        """One line: median, spread and how it was measured."""
+        opts = ", ".join(f"{k}={v}" for k, v in self.settings.items())
+        return (f"median {self.median_ms:.2f} ms (IQR {self.spread_ms:.2f}, min {self.min_ms:.2f}, "
+                f"p90 {self.p90_ms:.2f}; {self.repeats} runs after {self.warmup} warm-up) on {self.backend}, "
+                f"{self.threads} thread{'s' if self.threads != 1 else ''}{f', {opts}' if opts else ''}")
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity), the thread count used when none is given."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; the platform's processor string elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown cpu"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of what a measured time depends on (read from package metadata, nothing imported)."""
+    versions = {"python": platform.python_version()}
+    for name in ("litepose", "torch", "onnxruntime", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def host_id() -> str:
+    """Who measured: hostname, CPU model, core count and the torch / onnxruntime versions.
+
+    A latency depends on all of them, so cached measurements and lookup tables carry this string
+    and are only reused on the same host id.
+    """
+    v = package_versions()
+    return (f"{platform.node() or 'unknown-host'} / {cpu_model()} x{os.cpu_count() or 1} / "
+            f"torch {v['torch']} / onnxruntime {v['onnxruntime']}")
