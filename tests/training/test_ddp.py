@@ -139,3 +139,41 @@ def test_error_on_rank0_only_stops_every_rank_with_one_message(tmp_path: Path,
     assert "exitcode  : 2" in err and "exitcode  : 1" not in err, err[-3000:]
     assert "Connection closed by peer" not in err and "litepose/" not in err, err[-3000:]
     assert [p.name for p in out.iterdir()] == ["last.pt"]  # nothing written
+
+
+def test_supernet_ranks_train_the_same_sub_networks(tmp_path: Path, tiny_overrides: Callable[..., list[str]]) -> None:
+    # Each step's sub-network comes from (seed, step). With per-rank sampling (official) the parameters
+    # would still agree (DDP averages the gradients), so the test records what every rank trained.
+    out = tmp_path / "supernet"
+    script = tmp_path / "run_rank.py"
+    script.write_text(RANK_SCRIPT.replace("result = fit(", SUPERNET_SPY + "result = fit("))
+    sets = tiny_overrides(out, **{"optim.batch_size": 2, "optim.epochs": 2, "model.supernet": True,
+                                  "search_space.resolutions": [32, 64], "search_space.width_multipliers": [0.5, 0.25]})
+    res = torchrun([str(script), str(out), *sets], cwd=tmp_path)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    trained = [json.loads((out / f"archs{rank}.json").read_text()) for rank in (0, 1)]
+    assert trained[0] == trained[1] and len(trained[0]) == 4 and len({a for _, a in trained[0]}) > 1
+    saved = load_training_checkpoint(out / "last.pt")
+    rank0 = torch.load(out / "rank0.pt", weights_only=True)
+    rank1 = torch.load(out / "rank1.pt", weights_only=True)
+    assert saved["family"] == "supernet" and len(rank0) == len(rank1) == 815
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), f"ranks differ in {key}"
+        assert torch.equal(rank0[key], saved["state_dict"][key]), f"rank 0 differs from last.pt in {key}"
+
+
+# Appended to RANK_SCRIPT for supernet runs: every rank writes the (step, sub-network) pairs it trained.
+SUPERNET_SPY = """
+import atexit
+import litepose.training.supernet as S
+trained = []
+real_archs = S.SupernetObjective.archs
+
+def spy_archs(self, step):
+    archs = real_archs(self, step)
+    trained.extend([step, a.name] for a in archs)
+    return archs
+
+S.SupernetObjective.archs = spy_archs
+atexit.register(lambda: json.dump(trained, open(f"{out}/archs{rank}.json", "w")))
+"""

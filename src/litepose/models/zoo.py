@@ -30,13 +30,21 @@ def list_models() -> list[str]:
 
 
 def get_arch(name: str) -> ArchSpec:
-    """The :class:`ArchSpec` of a zoo entry, or of an official/project arch JSON file path."""
+    """The :class:`ArchSpec` of a zoo entry, an official/project arch JSON file, or a project checkpoint."""
     if name in ARCH_FILES:
         text = resources.files("litepose.models").joinpath("archs", ARCH_FILES[name]).read_text()
         return ArchSpec.from_official(json.loads(text), name=name, source=ARCH_FILES[name])
+    if name.endswith((".pt", ".pth")) and Path(name).is_file():  # a project checkpoint carries its arch
+        from litepose.models.checkpoint import FORMAT, read_checkpoint
+
+        raw = read_checkpoint(name)
+        if not (isinstance(raw, dict) and raw.get("format") == FORMAT and "arch" in raw):
+            raise ValueError(f"{name}: not a litepose checkpoint with an arch inside; give a zoo name or an arch JSON")
+        return ArchSpec.from_dict(raw["arch"], source=f"{name}: arch")
     if name.endswith(".json") or Path(name).is_file():
         return ArchSpec.from_json(name)
-    raise ValueError(f"unknown model {name!r}; choose from {list_models()} or give an arch JSON file")
+    raise ValueError(f"unknown model {name!r}; choose from {list_models()}, an arch JSON file or a litepose "
+                     "checkpoint (.pt)")
 
 
 def create_model(

@@ -1,8 +1,8 @@
 """Typed training configuration: nested frozen dataclasses loaded strictly from YAML.
 
-A config file holds up to seven sections (``model``, ``data``, ``optim``, ``loss``, ``train``,
-``distill``, ``init``); anything left out takes the defaults below. Unknown keys are an error that names
-the key path and the file, values are checked against the field types, and ``--set a.b=value``
+A config file holds up to eight sections (``model``, ``data``, ``optim``, ``loss``, ``train``,
+``distill``, ``init``, ``search_space``); anything left out takes the defaults below. Unknown keys are an
+error that names the key path and the file, values are checked against the field types, and ``--set a.b=value``
 overrides are typed by the field they land on (``--set optim.lr=1e-3`` gives a float even though
 YAML would read ``1e-3`` as a string): the generic machinery is :mod:`litepose.config_io`, this module
 binds it to :class:`Config`. The resolved config is written next to every run as ``config.yaml`` and
@@ -41,6 +41,7 @@ __all__ = [
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
+    "SearchSpaceConfig",
     "TrainConfig",
     "apply_overrides",
     "config_from_dict",
@@ -64,6 +65,8 @@ class ModelConfig:
         kernel_size: override every backbone depthwise kernel (paper ablation); ``None`` keeps the arch's.
         fusion: the fusion deconv head (the paper's design); ``False`` is the "w/o fusion" ablation.
         num_keypoints: joints to predict; ``None`` takes the skeleton's count.
+        supernet: train the once-for-all supernet (one sub-network of ``search_space`` per step) instead of
+            one architecture; ``arch``, ``width``, ``kernel_size`` and ``fusion`` are then not used.
     """
 
     arch: str = "litepose-xs"
@@ -71,6 +74,7 @@ class ModelConfig:
     kernel_size: int | None = None
     fusion: bool = True
     num_keypoints: int | None = None
+    supernet: bool = False
 
     def __post_init__(self) -> None:
         check_field(self.width > 0, "model.width", "must be positive", self.width)
@@ -300,6 +304,9 @@ class InitConfig:
     Attributes:
         backbone: warm start from this checkpoint (official or project format) following the official
             rule: keys containing ``deconv`` or ``final`` are dropped, the rest loads non-strictly.
+        backbone_only: ``False`` loads the whole network from ``backbone`` (head included, strictly: same
+            architecture and joints), e.g. to fine-tune a sub-network extracted from a supernet with its
+            supernet-trained head; ``True`` is the official rule above.
         head_std: re-initialise the last 1x1 prediction convs with ``N(0, head_std²)`` so that the first
             predictions are near zero (HigherHRNet initialises with 0.001); ``None`` keeps PyTorch's default
             initialisation, as the official LitePose code does.
@@ -307,10 +314,61 @@ class InitConfig:
 
     backbone: str | None = None
     head_std: float | None = None
+    backbone_only: bool = True
 
     def __post_init__(self) -> None:
         check_field(self.head_std is None or self.head_std > 0, "init.head_std", "must be positive or null",
                     self.head_std)
+
+
+@dataclass(frozen=True)
+class SearchSpaceConfig:
+    """The sub-networks a supernet trains (with ``model.supernet: true``) and how it samples them.
+
+    Attributes:
+        preset: ``official`` (resolutions 256–512 step 64, widths ×{1, .75, .5, .25}) or ``paper-lms``
+            ({512, 448} × {1, .75, .5}); see :mod:`litepose.models.space`.
+        resolutions: replace the preset's input resolutions (multiples of 32).
+        width_multipliers: replace the preset's width multipliers (in (0, 1]).
+        sampling: ``uniform`` (official: one random sub-network per step, the same on every process) or
+            ``sandwich`` (the largest, the smallest and one random sub-network per step, gradients summed).
+        inplace_distill: weight of in-place distillation: the other sub-networks of a step also fit the
+            largest one's heatmaps (it is then run every step); 0 turns it off.
+    """
+
+    preset: str = "official"
+    resolutions: tuple[int, ...] | None = None
+    width_multipliers: tuple[float, ...] | None = None
+    sampling: Literal["uniform", "sandwich"] = "uniform"
+    inplace_distill: float = 0.0
+
+    def __post_init__(self) -> None:
+        from litepose.models.space import SEARCH_SPACES
+
+        check_field(self.preset in SEARCH_SPACES, "search_space.preset", f"must be one of {sorted(SEARCH_SPACES)}",
+                    self.preset)
+        check_field(self.resolutions is None or (bool(self.resolutions) and all(
+            r > 0 and r % 32 == 0 for r in self.resolutions)), "search_space.resolutions",
+            "must be positive multiples of 32", self.resolutions)
+        check_field(self.width_multipliers is None or (bool(self.width_multipliers) and all(
+            0 < m <= 1 for m in self.width_multipliers)), "search_space.width_multipliers", "must lie in (0, 1]",
+            self.width_multipliers)
+        check_field(self.inplace_distill >= 0, "search_space.inplace_distill", "must be >= 0", self.inplace_distill)
+
+    def space(self) -> Any:
+        """The :class:`~litepose.models.space.SearchSpace` this section describes."""
+        from dataclasses import replace
+
+        from litepose.models.space import get_search_space
+
+        space = get_search_space(self.preset)
+        if self.resolutions is not None:
+            space = replace(space, resolutions=tuple(self.resolutions))
+        if self.width_multipliers is not None:
+            space = replace(space, width_multipliers=tuple(self.width_multipliers))
+        if self.resolutions is not None or self.width_multipliers is not None:
+            space = replace(space, name=f"{self.preset}-custom")
+        return space
 
 
 @dataclass(frozen=True)
@@ -324,6 +382,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     init: InitConfig = field(default_factory=InitConfig)
+    search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
 
 
 def config_from_dict(raw: Mapping[str, Any] | None, *, source: str = "config") -> Config:

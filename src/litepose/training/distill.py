@@ -29,9 +29,7 @@ def load_teacher(cfg: Config, num_keypoints: int, device: torch.device) -> Teach
     dc = cfg.distill
     if dc.teacher is None or dc.weight == 0:
         return None
-    from litepose.models.checkpoint import load_checkpoint
-
-    teacher = load_checkpoint(dc.teacher).model
+    teacher = _teacher_network(dc.teacher)
     if teacher.num_keypoints != num_keypoints:
         raise ConfigError(f"distill.teacher {dc.teacher}: the teacher predicts {teacher.num_keypoints} keypoints, "
                           f"the student {num_keypoints}")
@@ -39,6 +37,20 @@ def load_teacher(cfg: Config, num_keypoints: int, device: torch.device) -> Teach
     if cfg.train.channels_last:
         teacher.to(memory_format=torch.channels_last)
     return Teacher(teacher, dc.teacher_input_size or teacher.spec.input_size, dc.weight)
+
+
+def _teacher_network(path: str) -> LitePose:
+    """A LitePose checkpoint's network, or a supernet checkpoint's largest sub-network (for fine-tuning a
+    searched sub-network with distillation from the supernet)."""
+    from litepose.models.checkpoint import FORMAT, load_checkpoint, read_checkpoint
+    from litepose.models.supernet import SUPERNET_FAMILY, load_supernet
+
+    raw = read_checkpoint(path)
+    if isinstance(raw, dict) and raw.get("format") == FORMAT and raw.get("family") == SUPERNET_FAMILY:
+        loaded = load_supernet(path)
+        largest = loaded.space.max_arch() if loaded.space is not None else loaded.model.spec
+        return loaded.model.extract(largest)
+    return load_checkpoint(path).model
 
 
 def distill_loss(teacher: Teacher, images: Tensor, student: LitePoseOutput, masks: list[Tensor],

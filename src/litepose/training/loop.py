@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -37,8 +37,11 @@ from litepose.training.schedule import LrSchedule
 
 __all__ = [
     "CUDA_CHECK_INTERVAL",
+    "Batch",
     "Engine",
     "EpochStats",
+    "Objective",
+    "PoseObjective",
     "StepChecks",
     "TrainState",
     "TrainingDiverged",
@@ -146,13 +149,59 @@ class StepChecks:
         return Verdict(self.progress, None if key <= _NO_BAD_STEP / 2 else int(-key))
 
 
+class Batch(NamedTuple):
+    """One training batch on the device: images ``(B, 3, S, S)``; per output stage the target heatmaps
+    ``(B, J, r, r)``, the loss masks ``(B, r, r)`` and the packed joint indices ``(B, P, J, 2)``."""
+
+    images: Tensor
+    heatmaps: list[Tensor]
+    masks: list[Tensor]
+    joints: list[Tensor]
+
+
+class Objective(Protocol):
+    """What one step minimises: ``(model, batch, global_step) -> (total loss, named parts)``."""
+
+    def __call__(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, Tensor]]: ...
+
+
+@dataclass
+class PoseObjective:
+    """The LitePose loss (heatmaps at both strides, AE tags at stride 4), plus a teacher's heatmaps."""
+
+    loss_fn: LitePoseLoss
+    num_keypoints: int
+    teacher: Teacher | None = None
+    amp: bool = False  # float16 autocast (CUDA)
+
+    def __call__(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        device_type = batch.images.device.type
+        with torch.autocast(device_type=device_type, dtype=torch.float16, enabled=self.amp):
+            outputs = model(batch.images)
+        return self.loss_of(outputs, batch, batch.images)
+
+    def loss_of(self, outputs: LitePoseOutput, batch: Batch, teacher_images: Tensor | None
+                ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss of ``outputs`` against ``batch`` (and the teacher on ``teacher_images``)."""
+        outputs = LitePoseOutput(*(o.float() for o in outputs))
+        losses: LossBreakdown = self.loss_fn(outputs, batch.heatmaps, batch.masks, batch.joints)
+        total = losses.total
+        parts = {"heatmap": losses.heatmap, "push": losses.push, "pull": losses.pull}
+        if self.teacher is not None and teacher_images is not None:
+            with torch.autocast(device_type=teacher_images.device.type, dtype=torch.float16, enabled=self.amp):
+                dl = distill_loss(self.teacher, teacher_images, outputs, batch.masks, self.num_keypoints)
+            total = total + dl
+            parts["distill"] = dl
+        return total, parts
+
+
 @dataclass
 class Engine:
     """Everything :func:`train_one_epoch` needs, built once by :func:`~litepose.training.trainer.fit`."""
 
     cfg: Config
     model: nn.Module  # possibly DDP-wrapped
-    loss_fn: LitePoseLoss
+    objective: Objective
     optimizer: torch.optim.Optimizer
     schedule: LrSchedule
     scaler: torch.amp.GradScaler
@@ -161,7 +210,6 @@ class Engine:
     num_keypoints: int
     checks: StepChecks
     epoch_samples: int  # samples of a whole epoch, all processes together (the LR's epoch fraction)
-    teacher: Teacher | None = None
     logger: MetricsLogger | None = None
     log: Log = print
     on_checkpoint: Callable[[TrainState], None] | None = None
@@ -223,7 +271,6 @@ def train_one_epoch(engine: Engine, loader: DataLoader, state: TrainState, *, sk
     model, opt, scaler, device, checks = engine.model, engine.optimizer, engine.scaler, engine.device, engine.checks
     world = engine.info.world_size
     model.train()
-    use_amp = scaler.is_enabled()
     channels_last = cfg.train.channels_last
     total_batches = len(loader)
     sums: dict[str, Tensor] = {}
@@ -253,17 +300,9 @@ def train_one_epoch(engine: Engine, loader: DataLoader, state: TrainState, *, sk
         for batch in iterator:
             _check_batch_indices(batch, engine.num_keypoints)
             images, heatmaps, masks, joints = _to_device(batch, device, channels_last)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                outputs = model(images)
-            outputs = LitePoseOutput(*(o.float() for o in outputs))
-            losses: LossBreakdown = engine.loss_fn(outputs, heatmaps, masks, joints)
-            total = losses.total
-            parts = {"heatmap": losses.heatmap, "push": losses.push, "pull": losses.pull}
-            if engine.teacher is not None:
-                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                    dl = distill_loss(engine.teacher, images, outputs, masks, engine.num_keypoints)
-                total = total + dl
-                parts["distill"] = dl
+            # Cleared before the objective: a supernet objective runs some of its backward passes itself.
+            opt.zero_grad(set_to_none=True)
+            total, parts = engine.objective(model, Batch(images, heatmaps, masks, joints), state.global_step)
             parts = {"loss": total, **parts}
             checks.record(total, state.global_step + 1)
             checkpoint_due = bool(cfg.train.checkpoint_interval) and \
@@ -278,7 +317,6 @@ def train_one_epoch(engine: Engine, loader: DataLoader, state: TrainState, *, sk
             # the budget progress is the agreed one.
             lr = engine.schedule.apply(opt, state.epoch, engine.epoch_fraction(state), checks.progress)
 
-            opt.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
             grad_norm = None
             if cfg.optim.grad_clip is not None:

@@ -44,8 +44,10 @@ from torch.utils.data import DataLoader
 
 from litepose.data.dataset import KeypointDataset
 from litepose.io import check_output_dir
-from litepose.models.checkpoint import normalize_state_dict
+from litepose.models.checkpoint import load_weights, normalize_state_dict
 from litepose.models.litepose import LitePose
+from litepose.models.space import SearchSpace
+from litepose.models.supernet import SuperInvertedBottleneck, SuperLitePose, warm_start_supernet
 from litepose.models.zoo import create_model
 from litepose.skeleton import Skeleton
 from litepose.training import distributed as D
@@ -71,6 +73,8 @@ from litepose.training.loader import (
 from litepose.training.loop import (
     Engine,
     EpochStats,
+    Objective,
+    PoseObjective,
     StepChecks,
     TrainingDiverged,
     TrainState,
@@ -80,6 +84,7 @@ from litepose.training.loop import (
 from litepose.training.losses import LitePoseLoss
 from litepose.training.metrics_log import MetricsLogger
 from litepose.training.schedule import LrSchedule, build_optimizer, scaled_lr
+from litepose.training.supernet import SupernetObjective
 from litepose.training.warm_start import WarmStartReport, init_head, warm_start_backbone
 
 __all__ = [
@@ -114,11 +119,39 @@ Log = Callable[[str], None]
 T = TypeVar("T")
 
 
-def build_model(cfg: Config, num_keypoints: int, input_size: int | None = None) -> LitePose:
-    """The LitePose network of ``cfg.model`` (seeded by the caller), recording ``input_size`` in its spec."""
+def build_model(cfg: Config, num_keypoints: int, input_size: int | None = None) -> LitePose | SuperLitePose:
+    """The network of ``cfg.model`` (seeded by the caller): a LitePose recording ``input_size`` in its spec,
+    or with ``model.supernet`` the official supernet (its never-used kernel transforms frozen, so that
+    DDP and the optimizer skip them)."""
     m = cfg.model
+    if m.supernet:
+        supernet = SuperLitePose(num_keypoints)
+        for block in supernet.modules():
+            if isinstance(block, SuperInvertedBottleneck):
+                block.Linear5x5.requires_grad_(False)
+                block.Linear3x3.requires_grad_(False)
+        return supernet
     return create_model(m.arch, num_keypoints=num_keypoints, width=m.width, kernel_size=m.kernel_size,
                         fusion=m.fusion, input_size=input_size)
+
+
+def _init_weights(model: nn.Module, cfg: Config, log: Log) -> None:
+    """``init.head_std`` and ``init.backbone`` (official backbone rule, the whole network, or a supernet's
+    warm start from a max-size LitePose with the channel re-organisation)."""
+    if cfg.init.head_std is not None:
+        init_head(model, cfg.init.head_std)
+    path = cfg.init.backbone
+    if path is None:
+        return
+    if isinstance(model, SuperLitePose):
+        loaded = warm_start_supernet(model, path)
+        log(f"warm start from {path}: loaded {loaded} backbone tensors (deconv/final dropped, official rule), "
+            "channels re-organised by importance")
+    elif cfg.init.backbone_only:
+        log(warm_start_backbone(model, path).summary())
+    else:
+        load_weights(model, path, source=f"init.backbone {path}")
+        log(f"initialised the whole network from {path} (init.backbone_only: false)")
 
 
 def build_loss(cfg: Config, num_keypoints: int, *, check_indices: bool = True) -> LitePoseLoss:
@@ -189,16 +222,20 @@ class _Prepared:
     test_size: int
     loader: DataLoader
     sampler: D.EpochSampler
-    model: LitePose
+    model: LitePose | SuperLitePose
     ema: WeightAverage | None
     teacher: Teacher | None
+    space: SearchSpace | None  # what a supernet trains
 
 
 def _prepare(cfg: Config, info: D.DistInfo, device: torch.device, paths: DataPaths,
              ckpt: dict[str, Any] | None, log: Log) -> _Prepared:
     torch.manual_seed(cfg.train.seed)
-    probe_spec = build_model(cfg, 1).spec  # arch only, to know the default input size
-    input_size = cfg.data.input_size or probe_spec.input_size
+    if cfg.model.supernet:  # batches are made at the largest resolution and resized per sub-network
+        default_size = max(cfg.search_space.space().resolutions)
+    else:
+        default_size = build_model(cfg, 1).spec.input_size  # arch only, to know the default input size
+    input_size = cfg.data.input_size or default_size
     # The test-time input side (validation, and the size recorded in the model's spec for inference).
     test_size = cfg.data.test_input_size or input_size
     train_ds = build_train_dataset(cfg, paths, input_size)
@@ -215,12 +252,14 @@ def _prepare(cfg: Config, info: D.DistInfo, device: torch.device, paths: DataPat
 
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, num_kp, test_size)
-    if cfg.init.head_std is not None:
+    if ckpt is None:
+        _init_weights(model, cfg, log)
+    elif cfg.init.head_std is not None:  # the same draws as the interrupted run, then its weights below
         init_head(model, cfg.init.head_std)
-    if cfg.init.backbone is not None and ckpt is None:
-        log(warm_start_backbone(model, cfg.init.backbone).summary())
+    keep = cfg.model.supernet  # a supernet's checkpoints hold its (unused) kernel transforms too
     if ckpt is not None:  # the raw weights when the run kept an average (then "state_dict" is the average)
-        model.load_state_dict(normalize_state_dict(ckpt.get("train_state_dict") or ckpt["state_dict"]))
+        model.load_state_dict(normalize_state_dict(ckpt.get("train_state_dict") or ckpt["state_dict"],
+                                                   keep_supernet_keys=keep))
     model.to(device)
     if cfg.train.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -228,10 +267,11 @@ def _prepare(cfg: Config, info: D.DistInfo, device: torch.device, paths: DataPat
     if cfg.optim.ema_decay is not None:
         ema = WeightAverage(model, cfg.optim.ema_decay)
         if ckpt is not None and ckpt.get("ema"):
-            ema.load_state_dict(ckpt["ema"], normalize_state_dict(ckpt["state_dict"]))
+            ema.load_state_dict(ckpt["ema"], normalize_state_dict(ckpt["state_dict"], keep_supernet_keys=keep))
     teacher = load_teacher(cfg, num_kp, device)
+    space = cfg.search_space.space() if cfg.model.supernet else None
     return _Prepared(paths, ckpt, train_ds, skeleton, num_kp, input_size, test_size, loader, sampler, model,
-                     ema, teacher)
+                     ema, teacher, space)
 
 
 def _resumed_state(ckpt: dict[str, Any], cfg: Config, info: D.DistInfo, log: Log) -> TrainState:
@@ -354,6 +394,8 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
                                             "budget_used_s": st.budget_used_s, "world_size": info.world_size},
                                       ema=ema)
         ck["samples_in_epoch"] = int(st.samples_in_epoch)
+        if prep.space is not None:
+            ck["search_space"] = prep.space.to_dict()
         # Metrics first: rows beyond a checkpoint are dropped on resume, rows missing before it are lost.
         logger.flush()
         save_checkpoint(ck, run_dir / LAST)
@@ -369,10 +411,18 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
             + (f" ({used_before / 60:.1f} min used before the resume)" if used_before else "")
             + f"; the LR schedule follows the budget (at most {cfg.optim.epochs} epochs)")
     checks = StepChecks.for_device(device, budget_progress)
-    engine = Engine(cfg, train_model, build_loss(cfg, prep.num_keypoints, check_indices=False).to(device),
-                    optimizer, schedule, scaler, device, info, prep.num_keypoints, checks,
-                    epoch_samples(loader, info), prep.teacher, logger, log, on_checkpoint=save_last,
-                    progress=progress, ema=ema)
+    objective: Objective = PoseObjective(build_loss(cfg, prep.num_keypoints, check_indices=False).to(device),
+                                         prep.num_keypoints, prep.teacher, amp=scaler.is_enabled())
+    if prep.space is not None:
+        ss = cfg.search_space
+        objective = SupernetObjective(objective, prep.space, cfg.train.seed, ss.sampling, ss.inplace_distill,  # type: ignore[arg-type]
+                                      scaler)
+        log(f"supernet: search space {prep.space.name} ({prep.space.size:,} sub-networks, resolutions "
+            f"{list(prep.space.resolutions)}), {ss.sampling} sampling"
+            + (f", in-place distillation {ss.inplace_distill:g}" if ss.inplace_distill else ""))
+    engine = Engine(cfg, train_model, objective, optimizer, schedule, scaler, device, info, prep.num_keypoints,
+                    checks, epoch_samples(loader, info), logger, log, on_checkpoint=save_last, progress=progress,
+                    ema=ema)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if device.type == "cpu" and cfg.data.workers > 0 and torch.get_num_threads() + cfg.data.workers > cores:
@@ -426,10 +476,13 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
             from litepose.training.validate import validate
 
             D.broadcast_buffers(saved_modules)  # validate on every rank exactly what rank 0 saves
-            val_metrics = validate(model if ema is None else ema.module, paths.val_ann, paths.val_images,
-                                   skeleton=skeleton, input_size=test_size, flip=cfg.train.val_flip,
-                                   detection_threshold=cfg.train.val_detection_threshold,
+            val_metrics = {}
+            for suffix, net, size in _validation_networks(model if ema is None else ema.module, prep.space,
+                                                          test_size):
+                metrics = validate(net, paths.val_ann, paths.val_images, skeleton=skeleton, input_size=size,
+                                   flip=cfg.train.val_flip, detection_threshold=cfg.train.val_detection_threshold,
                                    subset=cfg.train.val_subset, info=info, work_dir=run_dir, progress=progress)
+                val_metrics.update({f"{k}{suffix}": v for k, v in metrics.items()})
             val_metrics = D.broadcast_object(val_metrics)
             final_metrics = val_metrics
         improved = bool(val_metrics) and (state.best_metric is None or val_metrics["AP"] > state.best_metric)
@@ -453,10 +506,20 @@ def _fit(cfg: Config, info: D.DistInfo, device: torch.device, *, resume: str | P
                      final_metrics, stopped, info.is_main, model if ema is None else ema.module)
 
 
+def _validation_networks(net: nn.Module, space: SearchSpace | None, test_size: int
+                         ) -> list[tuple[str, nn.Module, int]]:
+    """What a validation scores: the network itself, or a supernet's largest (``AP``, which picks
+    ``best.pt``) and smallest (``AP_min``) sub-networks at their resolutions."""
+    if space is None or not isinstance(net, SuperLitePose):
+        return [("", net, test_size)]
+    largest, smallest = space.max_arch(), space.min_arch()
+    return [("", net.extract(largest), largest.input_size), ("_min", net.extract(smallest), smallest.input_size)]
+
+
 def _log_epoch(log: Log, logger: MetricsLogger, cfg: Config, state: TrainState, stats: EpochStats,
                losses: dict[str, float], val_metrics: dict[str, float], improved: bool, trained: bool,
                epoch_seconds: float, world_size: int) -> None:
-    val_row = {f"val_{k}": v for k, v in val_metrics.items() if k in ("AP", "AP50", "AP75", "AR")}
+    val_row = {f"val_{k}": v for k, v in val_metrics.items() if k in ("AP", "AP50", "AP75", "AR", "AP_min")}
     if not trained:  # the budget ran out between epochs: only the validation is new
         if val_metrics:
             logger.log_epoch(state.epoch, val_row)
@@ -472,6 +535,7 @@ def _log_epoch(log: Log, logger: MetricsLogger, cfg: Config, state: TrainState, 
            + (f", distill {losses['distill']:.5f}" if "distill" in losses else "")
            + f") lr {stats.lr:.2e}, {stats.images_per_s * world_size:.1f} img/s, {epoch_seconds:.0f}s")
     if val_metrics:
-        msg += (f" | val AP {val_metrics['AP']:.3f} AP50 {val_metrics.get('AP50', float('nan')):.3f}"
+        smallest = f" (smallest {val_metrics['AP_min']:.3f})" if "AP_min" in val_metrics else ""
+        msg += (f" | val AP {val_metrics['AP']:.3f}{smallest} AP50 {val_metrics.get('AP50', float('nan')):.3f}"
                 + (" (best, saved best.pt)" if improved else f" (best {state.best_metric:.3f})"))
     log(msg)
