@@ -203,8 +203,7 @@ class CostModel:
         return self.costs(spec).get(kind)
 
     def _profile(self, spec: ArchSpec) -> tuple[int, int, int]:
-        import torch
-
+        from litepose.export.runtime import pinned_torch_threads
         from litepose.models.litepose import LitePose
         from litepose.models.profile import profile_model
 
@@ -212,12 +211,8 @@ class CostModel:
         counts = self._complexity.get(small)
         if counts is None:
             # One thread: on 32-pixel maps more threads only contend (5-10x slower on a loaded 2-core host).
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with pinned_torch_threads(1):
                 c = profile_model(LitePose(small, self.num_keypoints), _PROFILE_SIZE)
-            finally:
-                torch.set_num_threads(threads)
             counts = (c.macs_paper, c.macs, c.params)
             self._complexity[small] = counts
         scale = (spec.input_size // _PROFILE_SIZE) ** 2
@@ -272,13 +267,14 @@ def check_budget_range(constraint: Constraint, space: SearchSpace, *, option: st
             the largest every sub-network fits and the constraint would do nothing.
     """
     budget, kind = constraint.budget, constraint.kind
+    where = f"{option} {budget.text or str(budget)!r}"
     smallest, largest = space.min_arch(), space.max_arch()
     low, high = constraint.cost(smallest), constraint.cost(largest)
     if budget.value < low:
-        raise ValueError(f"{option} {budget.text or budget}: below the smallest sub-network of the {space.name} "
+        raise ValueError(f"{where}: below the smallest sub-network of the {space.name} "
                          f"space ({smallest.name}: {format_cost(low, kind)}); nothing fits, raise the budget")
     if budget.value >= high:
-        raise ValueError(f"{option} {budget.text or budget}: the largest sub-network of the {space.name} space "
+        raise ValueError(f"{where}: the largest sub-network of the {space.name} space "
                          f"({largest.name}: {format_cost(high, kind)}) already fits, so the constraint would "
                          f"constrain nothing; give a budget below {format_cost(high, kind)}")
     return low, high

@@ -20,6 +20,7 @@ import torch
 from scipy.stats import kendalltau
 from torch import nn
 
+from litepose.export.runtime import pinned_torch_threads
 from litepose.models.space import SearchSpace
 from litepose.models.spec import ArchSpec
 from litepose.search.config import PredictorConfig
@@ -104,11 +105,13 @@ class AccuracyPredictor:
         targets = torch.from_numpy(((y[train] - self._mean) / self._std).astype(np.float32))
         optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr)
         model.train()
-        for _ in range(self.config.epochs):
-            optimizer.zero_grad()
-            loss = nn.functional.mse_loss(model(inputs).squeeze(1), targets)
-            loss.backward()
-            optimizer.step()
+        # One thread: tiny matrices (more threads only contend), and the same sums whatever the host's cores.
+        with pinned_torch_threads(1):
+            for _ in range(self.config.epochs):
+                optimizer.zero_grad()
+                loss = nn.functional.mse_loss(model(inputs).squeeze(1), targets)
+                loss.backward()
+                optimizer.step()
         model.eval()
         self._model = model
         predicted = self.predict([specs[i] for i in held])
@@ -121,7 +124,7 @@ class AccuracyPredictor:
             raise RuntimeError("the predictor is not fitted yet")
         if not specs:
             return np.zeros(0)
-        with torch.no_grad():
+        with torch.no_grad(), pinned_torch_threads(1):
             out = self._model(torch.from_numpy(self.encode(specs))).squeeze(1).double().numpy()
         return out * self._std + self._mean
 
