@@ -115,7 +115,12 @@ def test_frozen() -> None:
 def test_every_shipped_preset_loads(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.optim.optimizer == "adam"
-    if path.parent.name in ("coco", "crowdpose"):
+    if path.parent.name in ("coco", "crowdpose") and path.stem.startswith("nas-"):
+        # the NAS pipeline: pretrain (no AE loss) -> supernet -> (search) -> fine-tune
+        assert cfg.model.num_keypoints == (17 if path.parent.name == "coco" else 14)
+        assert cfg.model.supernet == (path.stem == "nas-2-supernet")
+        assert (cfg.loss.push_factor == 0) == (path.stem == "nas-1-pretrain")
+    elif path.parent.name in ("coco", "crowdpose"):
         arch = path.stem
         assert cfg.model.arch == arch
         assert cfg.data.input_size == {"litepose-xs": 256, "litepose-s": 448, "litepose-m": 448,
