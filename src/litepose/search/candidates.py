@@ -14,6 +14,7 @@ every candidate is calibrated on the same images, so their APs differ by the arc
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,7 @@ class SupernetEvaluator:
     flip_test: bool = True
     detection_threshold: float = DETECTION_THRESHOLD
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    workdir: tempfile.TemporaryDirectory[str] | None = None  # holds the cut ground truth; removed with it
 
     def evaluate(self, arch: ArchSpec) -> dict[str, float]:
         """Every COCO metric of ``arch``'s recalibrated sub-network."""
@@ -132,10 +134,11 @@ def build_evaluator(cfg: SearchConfig, supernet_path: str | Path | None, *, info
                                          workers=data.workers)
     skeleton = loaded.skeleton
     val_ann = Path(data.val_ann)  # type: ignore[arg-type]
+    workdir = None
     if data.val_subset is not None:  # cut the ground truth once, not for every candidate
         total = len(json.loads(val_ann.read_text()).get("images", []))
         if data.val_subset < total:
-            cfg.output.mkdir(parents=True, exist_ok=True)
-            val_ann = subset_annotations(val_ann, data.val_subset, cfg.output / f"val_subset.rank{info.rank}.json")
+            workdir = tempfile.TemporaryDirectory(prefix="litepose-search-")
+            val_ann = subset_annotations(val_ann, data.val_subset, Path(workdir.name) / "val_subset.json")
     return SupernetEvaluator(supernet, skeleton, calibration, data.calib_batches, val_ann, Path(data.val_images),  # type: ignore[arg-type]
-                             data.bn_mode, data.flip_test, data.detection_threshold, device)
+                             data.bn_mode, data.flip_test, data.detection_threshold, device, workdir)
