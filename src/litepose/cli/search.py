@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _search(cfg, args, budget_option)
     except PeerFailed:  # another torchrun process failed and printed why: one message, not one per process
-        print("litepose search: stopped: another process failed (see its message)", file=sys.stderr)
         return 2
 
 

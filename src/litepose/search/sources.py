@@ -73,8 +73,12 @@ def make_latency(cfg: SearchConfig) -> Callable[[ArchSpec], float]:
                          "budget MACs or params instead (--budget-macs, --budget-params)")
     module = importlib.import_module(_LATENCY_MODULE)
     c = cfg.constraint
-    model = module.make_latency_model(c.backend, table=c.latency_table,
-                                      people=c.num_people if c.include_decode else None)
+    try:
+        model = module.make_latency_model(c.backend, table=c.latency_table,
+                                          people=c.num_people if c.include_decode else None)
+    except ValueError as err:
+        table = f", constraint.latency_table={c.latency_table}" if c.latency_table else ""
+        raise ValueError(f"latency (constraint.backend={c.backend}{table}): {err}") from None
     joints = cfg.space.num_keypoints
 
     def latency(spec: ArchSpec) -> float:
