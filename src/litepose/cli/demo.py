@@ -30,10 +30,12 @@ SYNTH_COMMON: dict[str, Any] = {"skeleton": "coco", "image_size": (128, 128), "m
 #: 500 images (758 people): with the first 100 alone, one model scored 0.520 there against 0.578 on all 500
 #: and 0.587 on 200 images of another seed; 100 images are too few to tell recipes apart.
 VAL_SET = {"name": "val", "num_images": 500, "seed": 2}
-TRAIN_SETS = {"demo": {"name": "train", "num_images": 2000, "seed": 1},
-              "bench": {"name": "train-bench", "num_images": 8000, "seed": 1}}
-DEFAULT_MINUTES = {"demo": 5.0, "bench": 30.0}
-GOALS = {"demo": 0.3, "bench": 0.6}
+_BENCH_SET = {"name": "train-bench", "num_images": 8000, "seed": 1}
+TRAIN_SETS = {"demo": {"name": "train", "num_images": 2000, "seed": 1}, "bench": _BENCH_SET,
+              "search": _BENCH_SET, "search-baseline": _BENCH_SET}
+DEFAULT_MINUTES = {"demo": 5.0, "bench": 30.0, "search": 30.0, "search-baseline": 30.0}
+#: AP goals; the search recipes compare with each other instead (see litepose.search.recipe).
+GOALS: dict[str, float | None] = {"demo": 0.3, "bench": 0.6, "search": None, "search-baseline": None}
 #: Seconds kept free for start-up, the final prediction and evaluation (and the summary).
 RESERVE_S = 35.0
 
@@ -90,12 +92,16 @@ def recipe_config(recipe: str, out: str | Path = DEFAULT_OUT, *, train_minutes: 
                   "val_detection_threshold": 0.2, "log_interval": 20, "time_budget_minutes": 4.0},
         "init": {"head_std": 1.0e-3},
     }
-    if recipe == "bench":
+    if recipe in ("bench", "search", "search-baseline"):
         # The demo's recipe for 30 minutes: two runs gave AP 0.643 and 0.657 on the 500 validation images
         # (final training loss 0.0064 and 0.0060); the previous recipe (AE 1e-2, lr 1e-2, threshold 0.1) 0.578.
         # LitePose-S at batch 32 trailed XS in training loss from the first epochs (stopped after 5).
         cfg["optim"]["epochs"] = 100
         cfg["train"].update({"eval_interval": 10, "time_budget_minutes": 29.0})
+    if recipe == "search-baseline":  # the uniformly scaled LitePose the search recipe is compared with
+        # (run() writes litepose.search.recipe.BASELINE_ARCH there before training)
+        cfg["model"] = {"arch": f"{out}/baseline_arch.json", "width": 1.0}
+        cfg["train"]["output_dir"] = f"{out}/run-baseline"
     if train_minutes is not None:
         cfg["train"]["time_budget_minutes"] = round(train_minutes, 3)
     return cfg
@@ -107,7 +113,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None,
                         help="wall-clock budget of the whole demo (default: 5 for demo, 30 for bench)")
     parser.add_argument("--recipe", choices=sorted(TRAIN_SETS), default="demo",
-                        help="demo (~5 min, goal AP >= 0.3) or bench (~30 min, goal AP >= 0.6)")
+                        help="demo (~5 min, goal AP >= 0.3), bench (~30 min, goal AP >= 0.6), search (~30 min: "
+                             "supernet -> search under a MACs budget -> extract -> fine-tune) or search-baseline "
+                             "(the uniformly scaled LitePose that sets that budget, trained as long)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -144,6 +152,19 @@ def _fresh_run_dir(base: Path) -> Path:
         return base
     i = 2
     while (base.parent / f"{base.name}-{i}" / "last.pt").exists():
+        i += 1
+    return base.parent / f"{base.name}-{i}"
+
+
+def _fresh_folder(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``... if an earlier run left it non-empty (never overwritten)."""
+    def used(p: Path) -> bool:
+        return p.exists() and any(p.iterdir())
+
+    if not used(base):
+        return base
+    i = 2
+    while used(base.parent / f"{base.name}-{i}"):
         i += 1
     return base.parent / f"{base.name}-{i}"
 
@@ -207,8 +228,23 @@ def run(args: argparse.Namespace) -> int:
     raw = recipe_config(recipe, out, train_minutes=left_min)
     raw["train"]["output_dir"] = _fresh_run_dir(Path(raw["train"]["output_dir"])).as_posix()
     cfg = config_from_dict(raw, source=f"embedded {recipe} recipe")
-    result = fit(cfg, progress=progress)
-    checkpoint = result.best or result.last
+    pipeline = None
+    if recipe == "search":
+        from litepose.search.recipe import run_search_pipeline
+
+        folder = _fresh_folder(out / "nas")
+        data = {"train_ann": str(train_ann), "train_images": str(train_ann.parent / "images"),
+                "val_ann": str(val_ann), "val_images": str(val_ann.parent / "images")}
+        pipeline = run_search_pipeline(raw, folder, left_min, data=data, progress=progress)
+        checkpoint, epochs, steps, run_dir = pipeline.checkpoint, pipeline.epochs, pipeline.steps, folder / "finetune"
+    else:
+        if recipe == "search-baseline":
+            from litepose.search.recipe import BASELINE_ARCH
+
+            BASELINE_ARCH.to_json(out / "baseline_arch.json")
+        result = fit(cfg, progress=progress)
+        checkpoint, epochs, steps = result.best or result.last, result.epochs, result.global_step
+        run_dir = result.run_dir
 
     # 3. predict the held-out images (flip test, as the official evaluation) and score them
     loaded = load_checkpoint(checkpoint)
@@ -236,21 +272,31 @@ def run(args: argparse.Namespace) -> int:
 
     total = time.perf_counter() - start
     goal = GOALS[recipe]
-    summary = {"recipe": recipe, "metrics": metrics, "goal_AP": goal, "goal_met": metrics["AP"] >= goal,
-               "epochs": result.epochs, "steps": result.global_step, "checkpoint": str(checkpoint),
+    summary = {"recipe": recipe, "metrics": metrics, "goal_AP": goal,
+               "goal_met": None if goal is None else metrics["AP"] >= goal,
+               "epochs": epochs, "steps": steps, "checkpoint": str(checkpoint),
                "predictions": str(pred_path), "annotated_image": str(annotated),
                "annotated_image_id": image_id, "people_shown": int(keep.sum()), "seconds": round(total, 1),
                "config": copy.deepcopy(raw)}
+    if pipeline is not None:
+        summary["search"] = {"arch": pipeline.arch.to_official(), "arch_name": pipeline.arch.name,
+                             "search_AP": pipeline.search_ap, "macs_paper": pipeline.arch_macs_paper,
+                             "budget_macs_paper": pipeline.baseline_macs_paper, "minutes": pipeline.minutes}
     summary_path = out / f"summary{suffix}.json"
     atomic_write_json(summary_path, summary, indent=2)
 
     print(format_metrics(metrics, title=f"held-out synthetic images ({evaluation.predicted}), pycocotools COCOeval"))
-    verdict = "met" if metrics["AP"] >= goal else "NOT met"
-    print(f"AP {metrics['AP']:.3f} after {result.epochs} epochs in {total / 60:.1f} min "
-          f"(goal AP >= {goal}: {verdict})")
+    if goal is not None:
+        verdict = f"(goal AP >= {goal}: {'met' if metrics['AP'] >= goal else 'NOT met'})"
+    else:
+        verdict = "(compare: --recipe search and --recipe search-baseline)"
+    print(f"AP {metrics['AP']:.3f} after {epochs} epochs in {total / 60:.1f} min {verdict}")
+    if pipeline is not None:
+        print(f"searched:        {pipeline.arch.name}, {pipeline.arch_macs_paper / 1e9:.3f} GMACs (budget "
+              f"{pipeline.baseline_macs_paper / 1e9:.3f}), minutes {pipeline.minutes}")
     print(f"predictions:     {pred_path}")
     print(f"annotated image: {annotated} (image id {image_id}, {int(keep.sum())} people)")
     print(f"model:           {checkpoint}  (litepose.load or litepose predict --model)")
-    print(f"training curves: {result.run_dir / 'curves.png'}")
+    print(f"training curves: {run_dir / 'curves.png'}")
     print(f"summary:         {summary_path}")
     return 0
