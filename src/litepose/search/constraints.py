@@ -180,8 +180,8 @@ class CostModel:
 
     num_keypoints: int = 14
     latency: LatencyFn | LatencyModel | None = None
-    _complexity: dict[ArchSpec, tuple[int, int, int]] = field(default_factory=dict, repr=False)
-    _costs: dict[ArchSpec, Costs] = field(default_factory=dict, repr=False)
+    _complexity: dict[ArchSpec, tuple[int, int, int]] = field(default_factory=dict, init=False, repr=False)
+    _costs: dict[ArchSpec, Costs] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def has_latency(self) -> bool:

@@ -222,6 +222,7 @@ class EvolutionSearch:
                    file=sys.stderr, dynamic_ncols=True)
         try:
             if state is None:
+                bar.set_postfix_str(f"sampling the initial population under {self.constraint.budget}")
                 state = SearchState(-1, [], {})
                 population = [self._propose(lambda: self.space.sample(rng), "initial population")
                               for _ in range(cfg.population)]
@@ -294,10 +295,10 @@ class EvolutionSearch:
         return self.space.mutate(parent, rng, self.config.mutate_prob)
 
     def _crossover(self, parents: list[ArchSpec], rng: np.random.Generator) -> ArchSpec:
-        if len(parents) == 1:
-            return self.space.crossover(parents[0], parents[0], rng)
-        i, j = rng.choice(len(parents), size=2, replace=False)
-        return self.space.crossover(parents[int(i)], parents[int(j)], rng)
+        # Two parents drawn independently, as the official finder does (they may be the same one).
+        first = parents[int(rng.integers(len(parents)))]
+        second = parents[int(rng.integers(len(parents)))]
+        return self.space.crossover(first, second, rng)
 
     def _propose(self, make: Callable[[], ArchSpec], what: str) -> ArchSpec:
         """``make()`` until it meets the constraint (rejection sampling), at most ``max_tries`` times."""
