@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if not stored.is_file():
             raise CliError(f"--resume {args.resume}: no {CONFIG_NAME} there (not a search folder)")
         args.config = str(stored)
-    base = load_search_config(args.config)
+    base = load_search_config(args.config, args.overrides)  # the kind --budget-macs keeps, after --set
     overrides, budget_option = _overrides(args, base.constraint.kind)
     cfg = load_search_config(args.config, overrides)
     try:
