@@ -42,10 +42,10 @@ def table_for(space: SearchSpace, backend: str, joints: int, threads: int, table
               quick: bool) -> LatencyTable:
     path = table_dir / f"{space.name}-{backend}-j{joints}.json" if table_dir else None
     if path is not None and path.is_file():
-        table = LatencyTable.load(path, backend=backend, space=space, num_keypoints=joints)
+        table = LatencyTable.load(path, backend=backend, space=space, num_keypoints=joints, threads=threads)
         print(f"loaded {path} (built in {table.build_seconds:.0f} s on {table.host})")
         return table
-    options = {"repeats": 5, "budget_s": 0.02, "calibration": 2, "decode_people": (0, 5)} if quick else {}
+    options = {"repeats": 5, "budget_s": 0.02, "rounds": 1, "calibration": 2, "decode_people": (0, 5)} if quick else {}
     table = LatencyTable.build(space, backend, joints, threads=threads, **options)
     calibration = ", ".join(f"{c['measured_ms']:.1f} vs {c['pieces_ms']:.1f}" for c in table.calibration)
     print(f"built {len(table.entries)} entries in {table.build_seconds:.0f} s; overhead {table.overhead_ms:+.2f} ms "
@@ -57,27 +57,46 @@ def table_for(space: SearchSpace, backend: str, joints: int, threads: int, table
 
 
 def compare(table: LatencyTable, space: SearchSpace, backend: str, joints: int, threads: int, networks: int,
-            seed: int, repeats: int) -> list[float]:
-    """Print predicted vs measured for ``networks`` random sub-networks; return the relative errors."""
+            seed: int, repeats: int, rounds: int) -> list[float]:
+    """Print predicted vs measured for ``networks`` random sub-networks; return the relative errors.
+
+    Each network is measured whole in ``rounds`` passes over all of them (minutes apart); its latency is
+    the lowest of its medians, as the table's entries are (load from other processes only adds time).
+    """
     rng = np.random.default_rng(seed)
-    header = f"{'sub-network':<36}{'predicted ms':>13}{'measured ms':>13}{'IQR ms':>8}{'error':>9}"
+    specs = [space.sample(rng) for _ in range(networks)]
+    medians: list[list[float]] = [[] for _ in specs]
+    for _ in range(rounds):
+        for spec, row in zip(specs, medians, strict=True):
+            result = measure_latency(LitePose(spec, joints), spec.input_size, backend=backend, threads=threads,
+                                     warmup=3, repeats=repeats, budget_s=3.0)
+            row.append(result.median_ms)
+    header = (f"{'sub-network':<36}{'predicted ms':>13}{'measured ms':>13}  {'(median per round)':<22}{'error':>8}")
     print(header)
     print("-" * len(header))
     errors = []
-    for _ in range(networks):
-        spec = space.sample(rng)
-        predicted = table.predict_ms(spec, joints)
-        measured = measure_latency(LitePose(spec, joints), spec.input_size, backend=backend, threads=threads,
-                                   warmup=3, repeats=repeats, budget_s=3.0)
-        error = predicted / measured.median_ms - 1
-        errors.append(error)
-        print(f"{spec.name:<36}{predicted:>13.2f}{measured.median_ms:>13.2f}{measured.spread_ms:>8.2f}"
-              f"{error * 100:>+8.1f}%")
+    for spec, row in zip(specs, medians, strict=True):
+        predicted, measured = table.predict_ms(spec, joints), min(row)
+        errors.append(predicted / measured - 1)
+        per_round = " / ".join(f"{m:.1f}" for m in row)
+        print(f"{spec.name:<36}{predicted:>13.2f}{measured:>13.2f}  {per_round:<22}{errors[-1] * 100:>+7.1f}%")
     print("-" * len(header))
     abs_errors = [abs(e) for e in errors]
     print(f"{backend}: mean |error| {statistics.mean(abs_errors) * 100:.1f} %, max {max(abs_errors) * 100:.1f} %, "
           f"mean signed {statistics.mean(errors) * 100:+.1f} % over {networks} sub-networks (target: mean <= 10 %)")
     return errors
+
+
+def load_line(*, before: bool) -> str:
+    """The 1-minute load average: timings are only meaningful on a quiet machine. Before a run it shows
+    what else is running (BUSY above 0.5); after it, this run's own work is included."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return "load average unknown"
+    if not before:
+        return f"load average {load:.2f} (this run included)"
+    return f"load average {load:.2f} on {os.cpu_count()} cpus{' - BUSY: timings are unreliable' if load > 0.5 else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,25 +108,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="default: the cores this process may use")
     parser.add_argument("--networks", type=int, default=20, help="random sub-networks measured whole")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sub-networks")
-    parser.add_argument("--repeats", type=int, default=30, help="timed runs per whole network (at most)")
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs per whole network and round (at most)")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the networks (the lowest median is kept)")
     parser.add_argument("--table-dir", type=Path, default=None, help="load tables from / save them to this folder")
     add_summary_option(parser)
     args = parser.parse_args(argv)
     space = get_search_space(args.space)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if args.quick:
-        space, backends, args.networks, args.repeats = QUICK_SPACE, ["torch"], 3, 10
+        space, backends, args.networks, args.repeats, args.rounds = QUICK_SPACE, ["torch"], 3, 10, 1
     threads = args.threads or default_threads()
     print(f"python {platform.python_version()}  cpus {os.cpu_count()}  threads {threads}  host {host_id()}")
     print(f"space {space.name}: resolutions {list(space.resolutions)}, width multipliers "
           f"{list(space.width_multipliers)}; {args.joints} joints")
     headlines = []
     for backend in backends:
-        print(f"\n=== {backend}")
+        print(f"\n=== {backend} ({load_line(before=True)})")
         start = time.perf_counter()
         table = table_for(space, backend, args.joints, threads, args.table_dir, args.quick)
-        errors = compare(table, space, backend, args.joints, threads, args.networks, args.seed, args.repeats)
-        print(f"{backend}: {time.perf_counter() - start:.0f} s in all")
+        errors = compare(table, space, backend, args.joints, threads, args.networks, args.seed, args.repeats,
+                         args.rounds)
+        print(f"{backend}: {time.perf_counter() - start:.0f} s in all; {load_line(before=False)}")
         abs_errors = [abs(e) * 100 for e in errors]
         headlines += [
             Headline(f"{backend}: table build time ({space.name} space, {len(table.entries)} entries)",

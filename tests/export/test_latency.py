@@ -40,7 +40,7 @@ def test_measure_latency_result_and_restored_threads(tiny_model: LitePose, backe
     assert 0 < result.min_ms <= result.median_ms <= result.p90_ms and result.spread_ms >= 0
     assert result.host == host_id()
     assert result.settings == ({"memory_format": "channels_last"} if backend == "torch"
-                               else {"opset": 17, "graph_optimization": "all"})
+                               else {"opset": 17, "graph_optimization": "all", "shapes": "static"})
     assert LatencyResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
     assert backend in result.describe()
 

@@ -12,7 +12,7 @@ import pytest
 from litepose.export.latency import LatencyModel, make_latency_model
 from litepose.export.latency_table import LatencyTable, TableLatency
 from litepose.export.pieces import network_pieces, space_pieces
-from litepose.export.timing import host_id
+from litepose.export.timing import LatencyResult, host_id
 from litepose.models.space import SearchSpace
 
 FAST = {"warmup": 0, "repeats": 2, "budget_s": 0.0, "calibration": 2, "decode_people": (0, 4)}
@@ -33,6 +33,26 @@ def test_build_covers_the_space(table: LatencyTable) -> None:
     assert sorted(table.decode) == [64, 96] and all(sorted(row) == [0, 4] for row in table.decode.values())
     assert table.settings == {"memory_format": "channels_last"} and table.versions["torch"]
     assert table.build_seconds > 0 and table.created
+    assert table.load_average is None or len(table.load_average) == 2
+
+
+def test_each_entry_keeps_its_fastest_round(table: LatencyTable, monkeypatch: pytest.MonkeyPatch) -> None:
+    from litepose.export import latency_table as module
+
+    calls: list[float] = []
+
+    def fake(model: object, *_: object, **__: object) -> LatencyResult:
+        calls.append(1.0)
+        median = [5.0, 3.0, 4.0][(len(calls) - 1) // len(table.entries)]  # round 2 of 3 is the quietest
+        return LatencyResult(median, 0.1, median, median, 5, 0, "torch", 1, ((1, 3, 64, 64),))
+
+    monkeypatch.setattr(module, "measure_latency", fake)
+    one = module.LatencyTable.build(table.space, "torch", 5, rounds=3, calibration=0, decode_people=(),
+                                    progress=False)
+    assert len(calls) == 3 * len(table.entries)
+    assert {e["ms"] for e in one.entries.values()} == {3.0}
+    with pytest.raises(ValueError, match="rounds"):
+        module.LatencyTable.build(table.space, rounds=0)
 
 
 def test_predictions_add_up_the_pieces(table: LatencyTable) -> None:
@@ -88,6 +108,7 @@ def test_save_load_round_trip(table: LatencyTable, tmp_path: Path) -> None:
     ({"backend": "onnxruntime"}, "'backend'"),
     ({"space": "official"}, "'space'"),
     ({"num_keypoints": 17}, "'num_keypoints'"),
+    ({"threads": 2}, "'threads'"),
 ])
 def test_loading_a_table_made_for_something_else_names_file_and_field(table: LatencyTable, tmp_path: Path,
                                                                       asked: dict[str, object], field: str) -> None:
@@ -130,6 +151,7 @@ def test_onnxruntime_table_on_one_resolution(make_space: Callable[..., SearchSpa
     table = LatencyTable.build(space, "onnxruntime", 5, threads=1, progress=False,
                                **{**FAST, "calibration": 1, "decode_people": ()})
     assert table.backend == "onnxruntime" and table.settings["opset"] == 17
+    assert table.settings["shapes"] == "dynamic"  # each piece exported once, run at every resolution
     assert set(table.entries) == {p.key for p in space_pieces(space, 5)}
     assert table.decode == {} and len(table.calibration) == 1
     assert table.predict_ms(space.max_arch(), 5) == pytest.approx(

@@ -93,7 +93,7 @@ def _load_space(name: str) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CliError(f"--space {path}: not valid JSON ({err})") from None
     if not isinstance(raw, dict):
-        raise CliError(f"--space {path}: expected a JSON object")
+        raise CliError(f"--space {path}: expected a JSON object (SearchSpace.to_dict)")
     return SearchSpace.from_dict(raw, source=f"--space {path}")
 
 
@@ -155,6 +155,9 @@ def _build_table(args: argparse.Namespace) -> int:
     print(f"wrote {args.latency_table}: {len(table.entries)} entries for the {space.name} space, {joints} joints, "
           f"{table.backend} with {table.threads} threads, overhead {table.overhead_ms:+.2f} ms, "
           f"built in {table.build_seconds:.0f} s on {table.host}")
+    if table.load_average and table.load_average[0] > 0.5:
+        print(f"warning: the load average was {table.load_average[0]:.2f} when the build started: other processes were "
+              "running, so the entries may be too high; rebuild on a quiet machine", file=sys.stderr)
     return 0
 
 

@@ -39,8 +39,8 @@ from tqdm import tqdm
 
 from litepose.export.latency import DECODE_TAG_DIM, measure_decode_ms, measure_latency
 from litepose.export.pieces import Piece, network_pieces, piece_module, space_pieces
-from litepose.export.runtime import check_backend
-from litepose.export.timing import default_threads, host_id, package_versions
+from litepose.export.runtime import check_backend, reusable_options
+from litepose.export.timing import LatencyResult, default_threads, host_id, package_versions
 from litepose.io import atomic_write_json
 from litepose.models.litepose import LitePose
 from litepose.models.space import SearchSpace, get_search_space
@@ -70,6 +70,8 @@ class LatencyTable:
         calibration: the calibration networks (``arch``, ``measured_ms``, ``pieces_ms``).
         settings: backend settings of the measurements; versions: package versions; build_seconds,
             created: how long the build took and when.
+        load_average: the machine's 1-minute load average when the build started and ended (the build's own
+            work included at the end): other processes running during a build inflate its entries.
         source: where the table was loaded from (for messages).
     """
 
@@ -86,34 +88,42 @@ class LatencyTable:
     settings: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     build_seconds: float = 0.0
+    load_average: tuple[float, float] | None = None
     created: str = ""
     source: str = "latency table"
 
     # -- building -----------------------------------------------------------------------------------
     @classmethod
     def build(cls, space: SearchSpace, backend: str = "torch", num_keypoints: int = 14, *,
-              threads: int | None = None, warmup: int = 3, repeats: int = 25, budget_s: float = 0.25,
-              calibration: int = 4, decode_people: Sequence[int] = DECODE_PEOPLE,
+              threads: int | None = None, warmup: int = 2, repeats: int = 15, budget_s: float = 0.1,
+              rounds: int = 2, calibration: int = 5, decode_people: Sequence[int] = DECODE_PEOPLE,
               tag_dim: int = DECODE_TAG_DIM, seed: int = 0, progress: bool = True) -> LatencyTable:
         """Measure the table on this machine.
 
         Args:
             space: the search space whose sub-networks the table must cover.
-            backend: ``torch`` or ``onnxruntime`` (each piece is exported to its own small ONNX model).
+            backend: ``torch`` or ``onnxruntime`` (each piece is exported once to its own small ONNX
+                model with dynamic height and width, and run at every resolution).
             num_keypoints: joint count (14 CrowdPose, 17 COCO).
             threads: intra-op threads (default: the cores this process may use).
             warmup: untimed calls per piece.
             repeats: at most this many timed calls per piece ...
             budget_s: ... stopping once this many seconds are spent (at least 5 calls): adaptive repeats.
-            calibration: sub-networks measured whole to calibrate the constant overhead (0: none).
+            rounds: passes over every piece (and calibration network); each keeps the lowest median of
+                its passes. Other processes only ever add time, and a burst of load during one pass
+                would otherwise inflate that entry (on a shared 2-core machine, by 2-8x).
+            calibration: sub-networks measured whole to calibrate the constant overhead (0: none); they
+                cycle through the resolutions.
             decode_people: people counts whose decode time is measured at every resolution (empty: none).
             tag_dim: tag channels for the decode measurements (2 under flip test).
             seed: seed of the calibration networks and of the random inputs.
             progress: show a progress bar (stderr).
         """
         check_backend(backend)
+        if rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {rounds}")
         threads = default_threads() if threads is None else int(threads)
-        start = time.perf_counter()
+        start, load_before = time.perf_counter(), _load_average()
         pieces = space_pieces(space, num_keypoints)
         by_module: dict[str, list[Piece]] = {}
         for piece in sorted(pieces, key=lambda p: (p.module_key, p.resolution)):
@@ -122,30 +132,29 @@ class LatencyTable:
         calib_specs = [space.decode(replace(space.sample_genes(rng), resolution=i % len(space.resolutions)))
                        for i in range(calibration)]
         people = sorted({int(p) for p in decode_people})
-        total = len(pieces) + len(calib_specs) + len(people) * len(space.resolutions)
+        total = rounds * (len(pieces) + len(calib_specs)) + len(people) * len(space.resolutions)
         timing = {"backend": backend, "threads": threads, "warmup": warmup, "repeats": repeats, "budget_s": budget_s,
                   "seed": seed}
-        entries: dict[str, dict[str, float]] = {}
-        settings: dict[str, Any] = {}
+        table = cls(space=space, backend=backend, num_keypoints=num_keypoints, threads=threads, host=host_id(),
+                    entries={}, decode_tag_dim=tag_dim, versions=package_versions())
+        whole: dict[str, float] = {}
         with tqdm(total=total, desc=f"latency table ({space.name}, {backend})", unit="entry",
                   disable=not progress, dynamic_ncols=True) as bar:
-            for group in by_module.values():
-                host_spec = pieces[group[0]]
-                module = piece_module(group[0], LitePose(host_spec, num_keypoints).eval())
-                for piece in group:
-                    result = measure_latency(module, input_shapes=piece.input_shapes(), **timing)
-                    entries[piece.key] = {"ms": result.median_ms, "spread_ms": result.spread_ms,
-                                          "repeats": result.repeats}
-                    settings = dict(result.settings)
+            for _ in range(rounds):
+                for group in by_module.values():
+                    module = piece_module(group[0], LitePose(pieces[group[0]], num_keypoints).eval())
+                    options = reusable_options(module, group[0].input_shapes(), backend=backend)
+                    for piece in group:
+                        result = measure_latency(module, input_shapes=piece.input_shapes(), **timing, **options)
+                        table._keep_faster(piece.key, result)
+                        bar.update()
+                for spec in calib_specs:
+                    result = measure_latency(LitePose(spec, num_keypoints), spec.input_size,
+                                             **{**timing, "budget_s": max(budget_s, 1.0)})
+                    whole[spec.name] = min(whole.get(spec.name, np.inf), result.median_ms)
                     bar.update()
-            table = cls(space=space, backend=backend, num_keypoints=num_keypoints, threads=threads, host=host_id(),
-                        entries=entries, decode_tag_dim=tag_dim, settings=settings, versions=package_versions())
-            for spec in calib_specs:
-                whole = measure_latency(LitePose(spec, num_keypoints), spec.input_size,
-                                        **{**timing, "budget_s": max(budget_s, 1.0)})
-                table.calibration.append({"arch": spec.name, "measured_ms": whole.median_ms,
-                                          "pieces_ms": table.pieces_ms(spec, num_keypoints)})
-                bar.update()
+            table.calibration = [{"arch": spec.name, "measured_ms": whole[spec.name],
+                                  "pieces_ms": table.pieces_ms(spec, num_keypoints)} for spec in calib_specs]
             if table.calibration:
                 table.overhead_ms = float(np.median([c["measured_ms"] - c["pieces_ms"] for c in table.calibration]))
             for resolution in space.resolutions:
@@ -154,8 +163,17 @@ class LatencyTable:
                         resolution, n, num_keypoints, tag_dim=tag_dim, budget_s=max(budget_s, 0.5))
                     bar.update()
         table.build_seconds = time.perf_counter() - start
+        if load_before is not None and (load_after := _load_average()) is not None:
+            table.load_average = (load_before, load_after)
         table.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return table
+
+    def _keep_faster(self, key: str, result: LatencyResult) -> None:
+        """Record ``result`` for ``key`` unless an earlier round measured a lower median."""
+        old = self.entries.get(key)
+        if old is None or result.median_ms < old["ms"]:
+            self.entries[key] = {"ms": result.median_ms, "spread_ms": result.spread_ms, "repeats": result.repeats}
+        self.settings = dict(result.settings)
 
     # -- predicting ---------------------------------------------------------------------------------
     def _check_arch(self, spec: ArchSpec, num_keypoints: int) -> None:
@@ -206,6 +224,7 @@ class LatencyTable:
             "format": FORMAT, "version": VERSION, "backend": self.backend, "num_keypoints": self.num_keypoints,
             "threads": self.threads, "host": self.host, "space": self.space.to_dict(), "settings": self.settings,
             "versions": self.versions, "created": self.created, "build_seconds": round(self.build_seconds, 1),
+            "load_average": list(self.load_average) if self.load_average else None,
             "overhead_ms": self.overhead_ms, "calibration": self.calibration,
             "decode": {"tag_dim": self.decode_tag_dim,
                        "ms": {str(r): {str(n): ms for n, ms in row.items()} for r, row in self.decode.items()}},
@@ -235,7 +254,10 @@ class LatencyTable:
                        decode_tag_dim=int(decode.get("tag_dim", DECODE_TAG_DIM)),
                        calibration=list(raw.get("calibration", [])), settings=dict(raw.get("settings", {})),
                        versions=dict(raw.get("versions", {})), build_seconds=float(raw.get("build_seconds", 0.0)),
-                       created=str(raw.get("created", "")), source=source)
+                       created=str(raw.get("created", "")),
+                       load_average=tuple(float(v) for v in raw["load_average"])  # type: ignore[arg-type]
+                       if raw.get("load_average") else None,
+                       source=source)
         except KeyError as err:
             raise ValueError(f"{source}: missing field {err.args[0]!r}") from None
         except (TypeError, AttributeError) as err:
@@ -243,13 +265,14 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, backend: str | None = None,
-             space: SearchSpace | str | None = None, num_keypoints: int | None = None) -> LatencyTable:
-        """Read a table and check it is the one asked for.
+             space: SearchSpace | str | None = None, num_keypoints: int | None = None,
+             threads: int | None = None) -> LatencyTable:
+        """Read a table and check it is the one asked for (each given argument is checked).
 
         Raises:
             FileNotFoundError: no such file.
-            ValueError: not a table, or built for another ``backend``, ``space`` or ``num_keypoints``
-                than given (the message names the file and the field).
+            ValueError: not a table, or built for another ``backend``, ``space``, ``num_keypoints`` or
+                ``threads`` than given (the message names the file and the field).
         """
         p = Path(path)
         source = f"latency table {p}"
@@ -273,7 +296,16 @@ class LatencyTable:
         if num_keypoints is not None and table.num_keypoints != num_keypoints:
             raise ValueError(f"{source}: measured for {table.num_keypoints} joints, not {num_keypoints} "
                              "(field 'num_keypoints')")
+        if threads is not None and table.threads != threads:
+            raise ValueError(f"{source}: measured with {table.threads} threads, not {threads} (field 'threads')")
         return table
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not available on this platform
+        return None
 
 
 class TableLatency:

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BACKENDS", "MEMORY_FORMATS", "open_runner", "pinned_torch_threads"]
+__all__ = ["BACKENDS", "MEMORY_FORMATS", "check_backend", "open_runner", "pinned_torch_threads", "reusable_options"]
 
 MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
@@ -63,15 +63,44 @@ def _torch_runner(module: nn.Module, shapes: Sequence[Sequence[int]], threads: i
 
 @contextlib.contextmanager
 def _onnxruntime_runner(module: nn.Module, shapes: Sequence[Sequence[int]], threads: int, seed: int,
-                        opset: int | None = None) -> Iterator[tuple[Runner, dict[str, Any]]]:
+                        opset: int | None = None,
+                        onnx_model: bytes | None = None) -> Iterator[tuple[Runner, dict[str, Any]]]:
     from litepose.export.onnx import DEFAULT_OPSET, onnx_bytes, ort_session
 
     opset = DEFAULT_OPSET if opset is None else opset
     inputs = _random_inputs(shapes, seed)
-    names = [f"input{i}" for i in range(len(inputs))]
-    session: Any = ort_session(onnx_bytes(module, inputs, opset=opset, input_names=names), threads=threads)
+    names = _input_names(len(inputs))
+    if onnx_model is None:
+        onnx_model = onnx_bytes(module, inputs, opset=opset, input_names=names)
+        shape_kind = "static"
+    else:
+        shape_kind = "dynamic"
+    session: Any = ort_session(onnx_model, threads=threads)
     feeds = {name: x.numpy() for name, x in zip(names, inputs, strict=True)}
-    yield (lambda: session.run(None, feeds)), {"opset": opset, "graph_optimization": "all"}
+    yield (lambda: session.run(None, feeds)), {"opset": opset, "graph_optimization": "all", "shapes": shape_kind}
+
+
+def _input_names(count: int) -> list[str]:
+    return [f"input{i}" for i in range(count)]
+
+
+def reusable_options(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, backend: str,
+                     opset: int | None = None) -> dict[str, Any]:
+    """Options for :func:`open_runner` that prepare ``module`` once for inputs of any height and width.
+
+    For onnxruntime: the module exported once with dynamic height and width (``onnx_model``), so that a
+    piece timed at several resolutions is exported once, not once per resolution (dynamic and static
+    graphs measured within a few percent of each other here). Nothing for torch.
+    """
+    if check_backend(backend) != "onnxruntime":
+        return {}
+    from litepose.export.onnx import DEFAULT_OPSET, onnx_bytes
+
+    inputs = _random_inputs(input_shapes, 0)
+    names = _input_names(len(inputs))
+    axes = {name: {2: f"height{i}", 3: f"width{i}"} for i, name in enumerate(names)}
+    return {"onnx_model": onnx_bytes(module, inputs, opset=DEFAULT_OPSET if opset is None else opset,
+                                     input_names=names, dynamic_axes=axes)}
 
 
 _RUNNERS: dict[str, Callable[..., contextlib.AbstractContextManager[tuple[Runner, dict[str, Any]]]]] = {
@@ -93,6 +122,6 @@ def open_runner(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, bac
                 **options: Any) -> contextlib.AbstractContextManager[tuple[Runner, dict[str, Any]]]:
     """A context that yields ``(run, settings)``: ``run()`` calls ``module`` once on random inputs of
     ``input_shapes`` on ``backend`` with ``threads`` intra-op threads; ``settings`` describes the
-    backend options used. ``options`` go to the backend (``memory_format`` for torch, ``opset`` for
-    onnxruntime)."""
+    backend options used. ``options`` go to the backend (``memory_format`` for torch; ``opset``, or an
+    already exported ``onnx_model`` from :func:`reusable_options`, for onnxruntime)."""
     return _RUNNERS[check_backend(backend)](module, input_shapes, threads, seed, **options)
