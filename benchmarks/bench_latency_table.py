@@ -56,6 +56,17 @@ def table_for(space: SearchSpace, backend: str, joints: int, threads: int, table
     return table
 
 
+def print_decode(table: LatencyTable) -> None:
+    """The table's decode times: input sides down, people across."""
+    if not table.decode:
+        return
+    people = sorted({n for row in table.decode.values() for n in row})
+    print(f"decode ms (synthetic crowds, {table.num_keypoints} joints, adjust + refine, median)")
+    print("  input" + "".join(f"{n:>8}" for n in people) + "  people")
+    for resolution, row in sorted(table.decode.items()):
+        print(f"  {resolution:>5}" + "".join(f"{row.get(n, float('nan')):>8.1f}" for n in people))
+
+
 def compare(table: LatencyTable, space: SearchSpace, backend: str, joints: int, threads: int, networks: int,
             seed: int, repeats: int, rounds: int) -> list[float]:
     """Print predicted vs measured for ``networks`` random sub-networks; return the relative errors.
@@ -126,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== {backend} ({load_line(before=True)})")
         start = time.perf_counter()
         table = table_for(space, backend, args.joints, threads, args.table_dir, args.quick)
+        print_decode(table)
         errors = compare(table, space, backend, args.joints, threads, args.networks, args.seed, args.repeats,
                          args.rounds)
         print(f"{backend}: {time.perf_counter() - start:.0f} s in all; {load_line(before=False)}")
