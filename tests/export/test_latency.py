@@ -78,9 +78,11 @@ def test_time_calls_budget_and_floor() -> None:
 
 def test_measure_decode_ms_is_positive() -> None:
     assert measure_decode_ms(64, 3, 14, warmup=0, repeats=2) > 0
-    assert measure_decode_ms((64, 96), 0, 17, tag_dim=1, warmup=0, repeats=1) > 0
+    assert measure_decode_ms((64, 96), 0, 17, tag_dim=1, crowds=1, warmup=0, repeats=1) > 0
     with pytest.raises(ValueError, match="num_people"):
         measure_decode_ms(64, -1, 14)
+    with pytest.raises(ValueError, match="crowds"):
+        measure_decode_ms(64, 1, 14, crowds=0)
 
 
 def test_cache_hit_returns_the_stored_value_without_measuring(space: SearchSpace, tmp_path: Path,
