@@ -88,3 +88,14 @@ def test_build_a_table_from_a_space_file(tmp_path: Path, capsys: pytest.CaptureF
     table = LatencyTable.load(out, backend="torch", space=space, num_keypoints=17)
     assert table.threads == 1 and sorted(table.decode[64]) == [0]
     assert table.predict_ms(space.max_arch(), 17) > 0
+
+
+def test_bench_a_project_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from litepose.models.checkpoint import save
+    from litepose.models.litepose import LitePose
+
+    space = SearchSpace("quarter", (64,), (0.25,), SUPERNET_ARCH)
+    path = save(LitePose(space.min_arch(), 17), tmp_path / "small.pt")
+    assert main(["bench", str(path), "--repeats", "2", "--warmup", "0", "--threads", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}  64x64  17 joints  median ")
+    assert "predicts 17 keypoints" in _error_line(capsys, [str(path), "--joints", "14"])
