@@ -161,8 +161,11 @@ def test_default_cache_path_follows_the_environment(tmp_path: Path, monkeypatch:
     assert LatencyCache.default_path() == tmp_path / "xdg" / "litepose" / "latency.json"
 
 
-def test_make_latency_model_measures_without_a_table(tmp_path: Path) -> None:
+def test_make_latency_model_measures_without_a_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = make_latency_model("onnxruntime", people=3, threads=1, cache=LatencyCache(tmp_path / "c.json"))
     assert isinstance(model, MeasuredLatency) and model.backend == "onnxruntime" and model.people == 3
+    monkeypatch.setenv("LITEPOSE_CACHE_DIR", str(tmp_path / "default"))
+    default = make_latency_model()
+    assert isinstance(default, MeasuredLatency) and default.cache.path == tmp_path / "default" / "latency.json"
     with pytest.raises(ValueError, match="unknown backend"):
         make_latency_model("openvino")

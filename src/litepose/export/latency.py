@@ -272,11 +272,19 @@ class MeasuredLatency:
 def make_latency_model(backend: str = "torch", *, table: str | os.PathLike[str] | None = None,
                        people: int | None = None, threads: int | None = None,
                        cache: LatencyCache | None = None) -> LatencyModel:
-    """The latency model a search uses: from a lookup table measured on the target device if ``table``
-    is given (it must have been measured on ``backend``), else measured here (``threads``, ``cache``)."""
+    """The latency model a search uses.
+
+    With ``table``: predictions from a :class:`~litepose.export.latency_table.LatencyTable` measured on
+    the target device (it must have been measured on ``backend``; ``threads`` and ``cache`` do not
+    apply). Without: networks measured here with ``threads`` threads and kept in ``cache`` (default:
+    the persistent :meth:`LatencyCache.default_path`, so a resumed or repeated search measures nothing
+    twice). ``people`` adds decode time for that many people.
+    """
     check_backend(backend)
     if table is not None:
         from litepose.export.latency_table import LatencyTable, TableLatency
 
         return TableLatency(LatencyTable.load(table, backend=backend), people=people)
+    if cache is None:
+        cache = LatencyCache(LatencyCache.default_path())
     return MeasuredLatency(backend, threads=threads, cache=cache, people=people)
