@@ -100,8 +100,8 @@ def measure_decode_ms(input_size: int | Sequence[int], num_people: int, num_keyp
     tags, spurious blobs, background noise) at the input resolution, where the Predictor decodes
     (its maps are projected to the resized input); decode runs with its defaults, which are the
     Predictor's: official thresholds, at most 30 people, adjust and refine on. Decode time depends on
-    where the people stand (refine searches whole maps for missing joints: 30 people at 512x512 took
-    41 to 92 ms depending on the crowd), so the result is the mean over ``crowds`` different crowds
+    where the people stand (refine searches whole maps for missing joints: 30 people at 448x448 took
+    46 to 88 ms depending on the crowd), so the result is the mean over ``crowds`` different crowds
     (seeds ``seed``, ``seed + 1``, ...) of the median time of each; ``budget_s`` is shared between them.
     """
     from litepose.decoding.grouping import decode
