@@ -6,12 +6,14 @@ callable that runs it once on fixed random inputs, plus the settings that shape 
 * ``torch`` — eager PyTorch under ``inference_mode`` on a private copy of the module, with
   ``torch.set_num_threads(threads)`` for the duration (the previous count is restored on exit) and
   the **channels-last** memory format. Channels-last is the default because it measured faster on
-  this project's 2-core CPU for every LitePose tried (XS at 256: 22.7 ms against 28.2 ms; S at 448:
+  this project's 2-core CPU for both LitePose sizes tried (XS at 256: 22.7 ms against 28.2 ms; S at 448:
   54.6 ms against 61.7 ms; median of 20), as oneDNN's depthwise and 1×1 kernels prefer NHWC;
   ``memory_format="contiguous"`` measures the other layout.
 * ``onnxruntime`` — the module exported to ONNX in memory (:func:`~litepose.export.onnx.onnx_bytes`),
   run by a CPU session with ``intra_op_num_threads=threads``, one inter-op thread, sequential
-  execution and full graph optimisation.
+  execution and full graph optimisation. The graph has the fixed input shapes, unless
+  :func:`reusable_options` exported it once with dynamic height and width (latency tables time each
+  piece at several resolutions that way).
 
 New backends (OpenVINO, an exported file instead of a module) register a runner in ``_RUNNERS``.
 """
