@@ -115,11 +115,9 @@ def _load_model(name: str, joints: int | None) -> Any:
 
 
 def _bench_models(args: argparse.Namespace) -> int:
-    import torch
 
     from litepose.export.latency import measure_decode_ms, measure_latency
 
-    torch.set_grad_enabled(False)
     rows = []
     for name in args.models:
         model = _load_model(name, args.joints)

@@ -19,12 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from litepose.models.profile import profile_model
     from litepose.models.zoo import create_model, list_models
 
-    torch.set_grad_enabled(False)
     rows = []
     for name in args.names or list_models():
         model = create_model(name, args.joints, width=args.width, input_size=args.input_size)

@@ -112,12 +112,10 @@ def check_model_options(args: argparse.Namespace) -> None:
 
 def build_predictor(args: argparse.Namespace, skeleton: Any = None) -> Any:
     """A :class:`~litepose.Predictor` from the options of :func:`add_model_arguments`."""
-    import torch
 
     from litepose.inference.predictor import Predictor
     from litepose.models.checkpoint import CheckpointError
 
-    torch.set_grad_enabled(False)
     if skeleton is None and args.joints is not None:
         skeleton = args.joints
     try:
