@@ -95,3 +95,19 @@ def test_convert_empty_or_truncated_checkpoint_says_so_in_one_whole_line(tmp_pat
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
         assert lines[0].endswith((".)", "file")) and "EOFError" not in lines[0], lines[0]
+
+
+def test_commands_leave_autograd_on_in_the_calling_process(tmp_path: Path) -> None:
+    # litepose.cli.main is callable from Python (notebooks, tests): a command must not switch autograd off
+    # for whatever the process does next (training after a predict used to fail with "does not require grad").
+    import cv2
+    import numpy as np
+
+    from litepose.cli import main
+
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 127, np.uint8))
+    assert main(["info", "litepose-xs"]) == 0
+    assert main(["predict", str(image), "--model", "litepose-xs", "--input-size", "64", "--out",
+                 str(tmp_path / "out")]) == 0
+    assert torch.is_grad_enabled()
