@@ -39,6 +39,7 @@ def test_measure_latency_result_and_restored_threads(tiny_model: LitePose, backe
     assert result.input_shapes == ((1, 3, 64, 64),)
     assert 0 < result.min_ms <= result.median_ms <= result.p90_ms and result.spread_ms >= 0
     assert result.host == host_id()
+    assert result.cpu_wait is None or 0 <= result.cpu_wait <= 1
     assert result.settings == ({"memory_format": "channels_last"} if backend == "torch"
                                else {"opset": 17, "graph_optimization": "all", "shapes": "static"})
     assert LatencyResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
@@ -169,3 +170,38 @@ def test_make_latency_model_measures_without_a_table(tmp_path: Path, monkeypatch
     assert isinstance(default, MeasuredLatency) and default.cache.path == tmp_path / "default" / "latency.json"
     with pytest.raises(ValueError, match="unknown backend"):
         make_latency_model("openvino")
+
+
+def _result(median: float, cpu_wait: float | None) -> LatencyResult:
+    return LatencyResult(median, 0.1, median, median, 5, 0, "torch", 1, ((1, 3, 64, 64),), cpu_wait=cpu_wait)
+
+
+def test_cpu_wait_share_from_the_pressure_counter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litepose.export import timing
+
+    totals = iter([1_000_000, 1_000_000 + 10**7])  # 10 s of waiting over a much shorter block: capped at 1
+    monkeypatch.setattr(timing, "cpu_wait_total_us", lambda: next(totals))
+    with timing.CpuWait.measure() as wait:
+        pass
+    assert wait.share == 1.0
+    monkeypatch.setattr(timing, "cpu_wait_total_us", lambda: None)
+    with timing.CpuWait.measure() as wait:
+        pass
+    assert wait.share is None
+    assert _result(10.0, 0.5).contended and "CONTENDED" in _result(10.0, 0.5).describe()
+    assert not _result(10.0, 0.01).contended and not _result(10.0, None).contended
+
+
+def test_contended_measurements_are_retried_and_never_cached(space: SearchSpace,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = space.min_arch()
+    queue = [_result(90.0, 0.6), _result(10.0, 0.02)]
+    monkeypatch.setattr(latency_mod, "measure_latency", lambda *_, **__: queue.pop(0))
+    model = MeasuredLatency("torch", threads=1, retries=2)
+    assert model.predict_ms(spec, 5) == 10.0 and not queue and len(model.cache) == 1  # the quiet retry is kept
+
+    queue[:] = [_result(90.0, 0.6), _result(70.0, 0.5), _result(80.0, 0.4)]
+    other = MeasuredLatency("torch", threads=1, retries=2)
+    with pytest.warns(UserWarning, match="competed for the CPU during all 3 measurements"):
+        assert other.predict_ms(spec, 5) == 70.0
+    assert len(other.cache) == 0  # measured again next time

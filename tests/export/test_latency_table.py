@@ -44,13 +44,15 @@ def test_each_entry_keeps_its_fastest_round(table: LatencyTable, monkeypatch: py
     def fake(model: object, *_: object, **__: object) -> LatencyResult:
         calls.append(1.0)
         median = [5.0, 3.0, 4.0][(len(calls) - 1) // len(table.entries)]  # round 2 of 3 is the quietest
-        return LatencyResult(median, 0.1, median, median, 5, 0, "torch", 1, ((1, 3, 64, 64),))
+        return LatencyResult(median, 0.1, median, median, 5, 0, "torch", 1, ((1, 3, 64, 64),),
+                             cpu_wait=0.5 if median == 5.0 else 0.0)  # only the slowest round was contended
 
     monkeypatch.setattr(module, "measure_latency", fake)
     one = module.LatencyTable.build(table.space, "torch", 5, rounds=3, calibration=0, decode_people=(),
                                     progress=False)
     assert len(calls) == 3 * len(table.entries)
     assert {e["ms"] for e in one.entries.values()} == {3.0}
+    assert one.contended_entries == []
     with pytest.raises(ValueError, match="rounds"):
         module.LatencyTable.build(table.space, rounds=0)
 

@@ -153,9 +153,9 @@ def _build_table(args: argparse.Namespace) -> int:
     print(f"wrote {args.latency_table}: {len(table.entries)} entries for the {space.name} space, {joints} joints, "
           f"{table.backend} with {table.threads} threads, overhead {table.overhead_ms:+.2f} ms, "
           f"built in {table.build_seconds:.0f} s on {table.host}")
-    if table.load_average and table.load_average[0] > 0.5:
-        print(f"warning: the load average was {table.load_average[0]:.2f} when the build started: other processes were "
-              "running, so the entries may be too high; rebuild on a quiet machine", file=sys.stderr)
+    if table.contended_entries:
+        print(f"warning: {len(table.contended_entries)} of {len(table.entries)} entries were measured while other "
+              "processes competed for the CPU and may be too high; rebuild on a quiet machine", file=sys.stderr)
     return 0
 
 

@@ -48,7 +48,7 @@ from tqdm import tqdm
 from litepose.export.latency import DECODE_TAG_DIM, measure_decode_ms, measure_latency
 from litepose.export.pieces import Piece, network_pieces, piece_module, space_pieces
 from litepose.export.runtime import check_backend, reusable_options
-from litepose.export.timing import LatencyResult, default_threads, host_id, package_versions
+from litepose.export.timing import CONTENDED, LatencyResult, default_threads, host_id, package_versions
 from litepose.io import atomic_write_json
 from litepose.models.litepose import LitePose
 from litepose.models.space import SearchSpace, get_search_space
@@ -71,7 +71,8 @@ class LatencyTable:
         num_keypoints: joint count of the networks (the final layers depend on it).
         threads: intra-op threads used.
         host: :func:`~litepose.export.timing.host_id` of the measuring device.
-        entries: piece key -> ``{"ms", "spread_ms", "repeats"}``.
+        entries: piece key -> ``{"ms", "spread_ms", "repeats", "cpu_wait"}`` (the round with the lowest
+            median; ``cpu_wait`` as in :class:`~litepose.export.timing.LatencyResult`).
         overhead_ms: whole-network minus sum-of-pieces (median over ``calibration``).
         decode: resolution -> people -> decode milliseconds.
         decode_tag_dim: tag channels of the decode measurements.
@@ -180,8 +181,14 @@ class LatencyTable:
         """Record ``result`` for ``key`` unless an earlier round measured a lower median."""
         old = self.entries.get(key)
         if old is None or result.median_ms < old["ms"]:
-            self.entries[key] = {"ms": result.median_ms, "spread_ms": result.spread_ms, "repeats": result.repeats}
+            self.entries[key] = {"ms": result.median_ms, "spread_ms": result.spread_ms, "repeats": result.repeats,
+                                 "cpu_wait": result.cpu_wait}
         self.settings = dict(result.settings)
+
+    @property
+    def contended_entries(self) -> list[str]:
+        """Entries whose kept measurement was taken while other processes competed for the CPU."""
+        return [key for key, e in self.entries.items() if (e.get("cpu_wait") or 0.0) > CONTENDED]
 
     # -- predicting ---------------------------------------------------------------------------------
     def _check_arch(self, spec: ArchSpec, num_keypoints: int) -> None:

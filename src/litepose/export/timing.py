@@ -5,23 +5,62 @@ calls one by one with :func:`time.perf_counter` and keeps them all; the headline
 which a few calls slowed down by another process on a shared machine barely move. With a time
 budget, the loop stops early once it has ``min_repeats`` calls and the budget is spent, so that
 slow networks are not timed for minutes while fast ones still get many samples.
+
+Sustained competition for the CPU is another matter: with every core busy elsewhere, a 2-thread
+PyTorch forward that takes 25 ms on a quiet 2-core machine was measured at 100 ms to 3.5 s. Such
+a measurement says nothing about the network, so it is flagged: :class:`CpuWait` reads Linux's
+pressure-stall counter (``/proc/pressure/cpu``) around the timed calls and gives the share of the
+time during which some runnable task was waiting for a CPU; above :data:`CONTENDED` (10 %) the
+result is :attr:`LatencyResult.contended`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-__all__ = ["LatencyResult", "cpu_model", "default_threads", "host_id", "package_versions", "time_calls"]
+__all__ = ["CONTENDED", "CpuWait", "LatencyResult", "cpu_model", "default_threads", "host_id", "package_versions",
+           "time_calls"]
 
 MIN_REPEATS = 5  # the fewest timed calls a budget may stop at
+CONTENDED = 0.1  # share of the time with tasks waiting for a CPU above which a measurement is flagged
+PSI_CPU = "/proc/pressure/cpu"
+
+
+def cpu_wait_total_us() -> int | None:
+    """Microseconds (cumulative) during which some runnable task waited for a CPU; ``None`` without PSI."""
+    try:
+        with open(PSI_CPU) as fh:
+            return int(fh.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class CpuWait:
+    """The share of wall-clock time, over a ``with`` block, during which some task waited for a CPU.
+
+    ``share`` is ``None`` where the kernel has no pressure-stall information (not Linux, or PSI off).
+    """
+
+    share: float | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def measure(cls) -> Iterator[CpuWait]:
+        wait = cls()
+        start_us, start = cpu_wait_total_us(), time.perf_counter()
+        yield wait
+        end_us, elapsed = cpu_wait_total_us(), time.perf_counter() - start
+        if start_us is not None and end_us is not None and elapsed > 0:
+            wait.share = round(min(1.0, (end_us - start_us) / 1e6 / elapsed), 3)
 
 
 def time_calls(fn: Callable[[], Any], *, warmup: int, repeats: int, budget_s: float | None = None,
@@ -66,6 +105,8 @@ class LatencyResult:
         input_shapes: the input tensor shapes (``[[1, 3, H, W]]`` for a LitePose).
         settings: backend details that change the time (memory format, graph optimisation, opset).
         host: :func:`host_id` of the machine.
+        cpu_wait: share of the measurement's time during which some task waited for a CPU (other
+            processes competing for the cores; ``None`` where unknown).
     """
 
     median_ms: float
@@ -79,6 +120,12 @@ class LatencyResult:
     input_shapes: tuple[tuple[int, ...], ...]
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False)
     host: str = ""
+    cpu_wait: float | None = None
+
+    @property
+    def contended(self) -> bool:
+        """Other processes competed for the CPU during the measurement: the times are not trustworthy."""
+        return self.cpu_wait is not None and self.cpu_wait > CONTENDED
 
     @classmethod
     def from_times(cls, times_s: list[float], **info: Any) -> LatencyResult:
@@ -107,9 +154,11 @@ class LatencyResult:
     def describe(self) -> str:
         """One line: median, spread and how it was measured."""
         opts = ", ".join(f"{k}={v}" for k, v in self.settings.items())
+        busy = (f" - CONTENDED: tasks waited for a CPU {self.cpu_wait:.0%} of the time, the times are inflated"
+                if self.contended else "")
         return (f"median {self.median_ms:.2f} ms (IQR {self.spread_ms:.2f}, min {self.min_ms:.2f}, "
                 f"p90 {self.p90_ms:.2f}; {self.repeats} runs after {self.warmup} warm-up) on {self.backend}, "
-                f"{self.threads} thread{'s' if self.threads != 1 else ''}{f', {opts}' if opts else ''}")
+                f"{self.threads} thread{'s' if self.threads != 1 else ''}{f', {opts}' if opts else ''}{busy}")
 
 
 def default_threads() -> int:
