@@ -18,12 +18,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from litepose.models.blocks import InvertedBottleneck, SepConv2d, conv_bn_relu6
+from litepose.models.blocks import STEM_WIDTH, InvertedBottleneck, SepConv2d, deconv2x, stem
 from litepose.models.spec import ArchSpec
 
-__all__ = ["LitePose", "LitePoseOutput"]
-
-STEM_WIDTH = 32  # the stem's first two convs are fixed at 32 channels in every official config
+__all__ = ["STEM_WIDTH", "LitePose", "LitePoseOutput"]
 
 
 class LitePoseOutput(NamedTuple):
@@ -46,12 +44,7 @@ class LitePose(nn.Module):
         f0, f1, f2 = spec.deconv_channels
         j = num_keypoints
 
-        self.first = nn.Sequential(
-            conv_bn_relu6(3, STEM_WIDTH, 3, 2),
-            conv_bn_relu6(STEM_WIDTH, STEM_WIDTH, 3, 1, groups=STEM_WIDTH),
-            nn.Conv2d(STEM_WIDTH, c0, 1, bias=False),
-            nn.BatchNorm2d(c0),  # linear: no activation after the stem's projection
-        )
+        self.first = stem(c0)
         stages = []
         inp = c0
         for st in spec.stages:
@@ -63,12 +56,9 @@ class LitePose(nn.Module):
             stages.append(nn.Sequential(*blocks))
         self.stage = nn.ModuleList(stages)
 
-        def deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
-            return nn.ConvTranspose2d(cin, cout, 4, 2, 1, output_padding=0, bias=False)
-
-        self.deconv_refined = nn.ModuleList([deconv(c4, f0), deconv(f0, f1), deconv(f1, f2)])
+        self.deconv_refined = nn.ModuleList([deconv2x(c4, f0), deconv2x(f0, f1), deconv2x(f1, f2)])
         if spec.fusion:
-            self.deconv_raw = nn.ModuleList([deconv(c3, f0), deconv(c2, f1), deconv(c1, f2)])
+            self.deconv_raw = nn.ModuleList([deconv2x(c3, f0), deconv2x(c2, f1), deconv2x(c1, f2)])
         self.deconv_bnrelu = nn.ModuleList(
             [nn.Sequential(nn.BatchNorm2d(f), nn.ReLU(inplace=True)) for f in (f0, f1, f2)]
         )

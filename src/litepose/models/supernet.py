@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from litepose.models.blocks import conv_bn_relu6
-from litepose.models.litepose import STEM_WIDTH, LitePose, LitePoseOutput
+from litepose.models.blocks import InvertedBottleneck, SepConv2d, deconv2x, stem
+from litepose.models.litepose import LitePose, LitePoseOutput
 from litepose.models.space import SUPERNET_ARCH, SearchSpace
 from litepose.models.spec import ArchSpec
 
@@ -97,7 +97,7 @@ def _batch_norm(bn: nn.BatchNorm2d, x: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Blocks
 # --------------------------------------------------------------------------------------------------
-class SuperInvertedBottleneck(nn.Module):
+class SuperInvertedBottleneck(InvertedBottleneck):
     """The official ``SuperInvBottleneck``: max-size inverted bottleneck run at any width, kernel and expansion.
 
     The residual is fixed from the max widths (``stride == 1 and inp == oup``), as official; it agrees
@@ -105,21 +105,12 @@ class SuperInvertedBottleneck(nn.Module):
     """
 
     def __init__(self, inp: int, oup: int, stride: int) -> None:
-        super().__init__()
-        hidden = round(inp * _MAX_EXPANSION)
-        self.inv = nn.Sequential(nn.Conv2d(inp, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True))
-        self.depth_conv = nn.Sequential(
-            nn.Conv2d(hidden, hidden, _MAX_KERNEL, stride, _MAX_KERNEL // 2, groups=hidden, bias=False),
-            nn.BatchNorm2d(hidden),
-            nn.ReLU6(inplace=True),
-        )
-        self.point_conv = nn.Sequential(nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
+        super().__init__(inp, oup, stride, _MAX_KERNEL, _MAX_EXPANSION, hidden=round(inp * _MAX_EXPANSION))
         self.stride = stride
         # OFA kernel-transform matrices for 5x5 and 3x3 centre crops (unused by the 7x7-only search space,
         # kept so that official supernet checkpoints load key for key).
         self.Linear5x5 = nn.Linear(25, 25)
         self.Linear3x3 = nn.Linear(9, 9)
-        self.use_residual = stride == 1 and inp == oup
 
     def forward(self, x: Tensor, out_channels: int, kernel_size: int = _MAX_KERNEL,
                 expand_ratio: int = _MAX_EXPANSION) -> Tensor:
@@ -141,17 +132,8 @@ class SuperInvertedBottleneck(nn.Module):
         return weight
 
 
-class SuperSepConv2d(nn.Module):
+class SuperSepConv2d(SepConv2d):
     """The official ``SuperSepConv2d``: depthwise k×k → BN → ReLU → 1×1 on the input's leading channels."""
-
-    def __init__(self, inp: int, oup: int, kernel_size: int = 5) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(inp, inp, kernel_size, 1, kernel_size // 2, groups=inp, bias=False),
-            nn.BatchNorm2d(inp),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(inp, oup, 1, bias=False),
-        )
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(_batch_norm(self.conv[1], _depthwise(self.conv[0], x)))
@@ -186,12 +168,7 @@ class SuperLitePose(nn.Module):
         c0, c1, c2, c3, c4 = spec.channels
         f0, f1, f2 = spec.deconv_channels
         j = num_keypoints
-        self.first = nn.Sequential(
-            conv_bn_relu6(3, STEM_WIDTH, 3, 2),
-            conv_bn_relu6(STEM_WIDTH, STEM_WIDTH, 3, 1, groups=STEM_WIDTH),
-            nn.Conv2d(STEM_WIDTH, c0, 1, bias=False),
-            nn.BatchNorm2d(c0),
-        )
+        self.first = stem(c0)
         stages = []
         inp = c0
         for st in spec.stages:
@@ -202,11 +179,8 @@ class SuperLitePose(nn.Module):
             stages.append(nn.Sequential(*blocks))
         self.stage = nn.ModuleList(stages)
 
-        def deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
-            return nn.ConvTranspose2d(cin, cout, 4, 2, 1, output_padding=0, bias=False)
-
-        self.deconv_refined = nn.ModuleList([deconv(c4, f0), deconv(f0, f1), deconv(f1, f2)])
-        self.deconv_raw = nn.ModuleList([deconv(c3, f0), deconv(c2, f1), deconv(c1, f2)])
+        self.deconv_refined = nn.ModuleList([deconv2x(c4, f0), deconv2x(f0, f1), deconv2x(f1, f2)])
+        self.deconv_raw = nn.ModuleList([deconv2x(c3, f0), deconv2x(c2, f1), deconv2x(c1, f2)])
         self.deconv_bnrelu = nn.ModuleList([nn.Sequential(nn.BatchNorm2d(f), nn.ReLU(inplace=True))
                                             for f in (f0, f1, f2)])
         k = spec.head_kernel
