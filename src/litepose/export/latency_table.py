@@ -24,10 +24,22 @@ entry inflated it 2-8x in a single pass (sub-network predictions off by up to 38
 
 Cost and accuracy (this project's 2-core CPU, official space: 1479 pieces of 280 distinct modules
 over 5 resolutions; adaptive repeats: up to 15 timed calls per piece, at least 5, stopping after
-0.1 s): a build takes about 2.5 minutes per backend with one thread (158 s PyTorch, 167 s
-onnxruntime, both rounds, while other processes were running); against 20 random sub-networks
-measured whole (``benchmarks/bench_latency_table.py``) the mean absolute error was 3.0 % in PyTorch
-and 2.9 % in onnxruntime (max 11 %).
+0.1 s; ``benchmarks/bench_latency_table.py`` compares the table with 20 random sub-networks measured
+whole, each the lower median of 2 rounds):
+
+=======  ===========  ==========  =====================  ====================
+threads  backend      build (s)   mean abs. error        max abs. error
+=======  ===========  ==========  =====================  ====================
+1        torch        158         3.0 %                  11.0 %
+1        onnxruntime  167         2.9 %                  10.7 %
+2        torch        137         6.2 %                  28.4 %
+2        onnxruntime  182         6.5 %                  22.3 %
+=======  ===========  ==========  =====================  ====================
+
+All four ran while other engineers' jobs came and went on the same two cores (the two-thread
+onnxruntime table had 133 contended entries); re-measuring the two worst networks a few minutes
+later in a quiet moment gave whole-network times 15-25 % above the benchmark's, i.e. the machine's
+own speed drifts by that much, which bounds what any table can reach here.
 """
 
 from __future__ import annotations
