@@ -38,7 +38,7 @@ threads  backend      build (s)   mean abs. error        max abs. error
 
 All four ran while other engineers' jobs came and went on the same two cores (the two-thread
 onnxruntime table had 133 contended entries); re-measuring the two worst networks a few minutes
-later in a quiet moment gave whole-network times 15-25 % above the benchmark's, i.e. the machine's
+later in a quiet moment gave whole-network times 16-28 % above the benchmark's, i.e. the machine's
 own speed drifts by that much, which bounds what any table can reach here.
 """
 
