@@ -111,3 +111,14 @@ def test_commands_leave_autograd_on_in_the_calling_process(tmp_path: Path) -> No
     assert main(["predict", str(image), "--model", "litepose-xs", "--input-size", "64", "--out",
                  str(tmp_path / "out")]) == 0
     assert torch.is_grad_enabled()
+
+
+def test_a_closed_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from litepose.cli import info, main
+
+    def closed_pipe(_args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(info, "run", closed_pipe)
+    assert main(["info"]) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert "error" not in capsys.readouterr().err

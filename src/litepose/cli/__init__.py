@@ -55,9 +55,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`litepose info | head`): stop quietly, as Unix tools do
+        _silence_stdout()
+        return 141
     except (CliError, OSError, ValueError, KeyError) as err:
         print(f"litepose {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (captured output): nothing to flush
+        pass
 
 
 def _one_line(err: Exception) -> str:
