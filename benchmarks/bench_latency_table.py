@@ -28,7 +28,7 @@ import numpy as np
 
 from litepose.export.latency import measure_latency
 from litepose.export.latency_table import LatencyTable
-from litepose.export.runtime import BACKENDS
+from litepose.export.runners import BACKENDS
 from litepose.export.timing import LatencyResult, default_threads, host_id
 from litepose.models.litepose import LitePose
 from litepose.models.space import SUPERNET_ARCH, SearchSpace, get_search_space

@@ -29,7 +29,7 @@ from litepose.cli import CliError
 
 HELP = "measure model latency on a backend, or build a per-block latency table for a search space"
 
-BACKENDS = ("torch", "onnxruntime")  # litepose.export.runtime.BACKENDS, without importing torch for --help
+BACKENDS = ("torch", "onnxruntime")  # litepose.export.runners.BACKENDS, without importing torch for --help
 
 
 def _people_list(text: str) -> list[int]:

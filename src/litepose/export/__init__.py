@@ -4,7 +4,7 @@ One job per module:
 
 * :mod:`~litepose.export.onnx` — :func:`export_onnx` (a LitePose to an ``.onnx`` file, checked
   against PyTorch with onnxruntime) and :func:`onnx_bytes` (any module, in memory);
-* :mod:`~litepose.export.runtime` — the backends a network is timed on (``torch``,
+* :mod:`~litepose.export.runners` — the backends a network is timed on (``torch``,
   ``onnxruntime``) with pinned thread counts: :func:`open_runner`;
 * :mod:`~litepose.export.timing` — the timing loop, :class:`LatencyResult` and :func:`host_id`;
 * :mod:`~litepose.export.latency` — :func:`measure_latency`, :func:`measure_decode_ms`, the
@@ -31,8 +31,8 @@ _NAMES = {
     "export_onnx": "onnx",
     "onnx_bytes": "onnx",
     "OnnxExport": "onnx",
-    "BACKENDS": "runtime",
-    "open_runner": "runtime",
+    "BACKENDS": "runners",
+    "open_runner": "runners",
     "LatencyResult": "timing",
     "host_id": "timing",
     "default_threads": "timing",

@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from torch import nn
 
-from litepose.export.runtime import check_backend, open_runner
+from litepose.export.runners import check_backend, open_runner
 from litepose.export.timing import CpuWait, LatencyResult, default_threads, host_id, time_calls
 from litepose.io import atomic_write_json
 from litepose.models.spec import ArchSpec

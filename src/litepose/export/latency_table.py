@@ -59,7 +59,7 @@ from tqdm import tqdm
 
 from litepose.export.latency import DECODE_TAG_DIM, measure_decode_ms, measure_latency
 from litepose.export.pieces import Piece, network_pieces, piece_module, space_pieces
-from litepose.export.runtime import check_backend, reusable_options
+from litepose.export.runners import check_backend, reusable_options
 from litepose.export.timing import CONTENDED, LatencyResult, default_threads, host_id, package_versions
 from litepose.io import atomic_write_json
 from litepose.models.litepose import LitePose

@@ -13,10 +13,8 @@ is a static graph it traces exactly.
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,50 +23,14 @@ import torch
 from torch import Tensor, nn
 
 from litepose.io import atomic_write_bytes
+from litepose.runtime.from_torch import DEFAULT_OPSET, onnx_bytes
+from litepose.runtime.sessions import ort_session
 
 __all__ = ["DEFAULT_OPSET", "OnnxExport", "check_onnx", "export_onnx", "onnx_bytes", "ort_session"]
 
-DEFAULT_OPSET = 17
 PARITY_RTOL = 1e-4
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("stride4", "stride2")
-
-
-def onnx_bytes(module: nn.Module, example_inputs: Sequence[Tensor], *, opset: int = DEFAULT_OPSET,
-               input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-               dynamic_axes: Mapping[str, Mapping[int, str]] | None = None) -> bytes:
-    """The ONNX model of ``module`` (in eval mode) traced on ``example_inputs``, in memory.
-
-    The module's own train/eval state is left as it was.
-    """
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # The TorchScript exporter announces its deprecation and the tracer warns about Python-side
-        # shape checks; neither concerns a static network traced at fixed shapes.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(module, tuple(example_inputs), buffer, dynamo=False, opset_version=opset,
-                          input_names=list(input_names) if input_names else None,
-                          output_names=list(output_names) if output_names else None,
-                          dynamic_axes={k: dict(v) for k, v in dynamic_axes.items()} if dynamic_axes else None,
-                          training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
-    return buffer.getvalue()
-
-
-def ort_session(model: bytes | str | os.PathLike[str], *, threads: int | None = None) -> object:
-    """An onnxruntime CPU ``InferenceSession`` with ``threads`` intra-op threads (one inter-op thread,
-    sequential execution, full graph optimisation: onnxruntime's defaults apart from the thread pin)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.inter_op_num_threads = 1
-    if threads is not None:
-        options.intra_op_num_threads = int(threads)
-    source = model if isinstance(model, bytes) else os.fspath(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def check_onnx(model: bytes | str | os.PathLike[str], module: nn.Module, inputs: Sequence[Tensor], *,

@@ -203,7 +203,7 @@ class CostModel:
         return self.costs(spec).get(kind)
 
     def _profile(self, spec: ArchSpec) -> tuple[int, int, int]:
-        from litepose.export.runtime import pinned_torch_threads
+        from litepose.export.runners import pinned_torch_threads
         from litepose.models.litepose import LitePose
         from litepose.models.profile import profile_model
 

@@ -20,7 +20,7 @@ import torch
 from scipy.stats import kendalltau
 from torch import nn
 
-from litepose.export.runtime import pinned_torch_threads
+from litepose.export.runners import pinned_torch_threads
 from litepose.models.space import SearchSpace
 from litepose.models.spec import ArchSpec
 from litepose.search.config import PredictorConfig

@@ -1,0 +1,14 @@
+"""The torch-free runtime: exported model files (ONNX, OpenVINO IR) and what they say about themselves.
+
+Nothing in the prediction path of this package imports torch: a device with NumPy, OpenCV, SciPy and
+onnxruntime or OpenVINO runs exported models through :class:`litepose.Predictor`.
+
+* :mod:`~litepose.runtime.metadata` — :class:`ModelMetadata`, the JSON document every exported file carries;
+* :mod:`~litepose.runtime.sessions` — onnxruntime sessions with pinned thread counts;
+* :mod:`~litepose.runtime.from_torch` — a torch module as an ONNX graph in memory (the one module that
+  needs torch; used only when a torch model is to run on another backend, and by :mod:`litepose.export`).
+"""
+
+from litepose.runtime.metadata import METADATA_KEY, OPENVINO_RT_PATH, ModelMetadata
+
+__all__ = ["METADATA_KEY", "OPENVINO_RT_PATH", "ModelMetadata"]
