@@ -47,6 +47,7 @@ from litepose.skeleton import Skeleton, load_skeleton
 
 __all__ = [
     "ANATOMY",
+    "ANGLE_NAMES",
     "POSES",
     "Body",
     "SynthConfig",
@@ -56,6 +57,7 @@ __all__ = [
     "SynthSummary",
     "anatomy_index",
     "generate_dataset",
+    "pose_body",
     "render_image",
     "sample_body",
     "sample_pose",
@@ -180,6 +182,8 @@ _TEMPLATE_P = np.array([t.weight for t in _TEMPLATES]) / sum(t.weight for t in _
 _ANGLE_NAMES: tuple[str, ...] = tuple(
     n for key in _LIMITS for n in ((f"{key}_l", f"{key}_r") if key in _SIDED else (key,)))
 _ANGLE_INDEX = {n: i for i, n in enumerate(_ANGLE_NAMES)}
+#: The joint angles :func:`pose_body` takes (sided ones end in ``_l``/``_r``).
+ANGLE_NAMES: tuple[str, ...] = _ANGLE_NAMES
 _ANGLE_KEY = tuple(n[:-2] if n[-2:] in ("_l", "_r") and n[:-2] in _SIDED else n for n in _ANGLE_NAMES)
 _ANGLE_LO = np.array([_LIMITS[k][0] for k in _ANGLE_KEY], dtype=float)
 _ANGLE_HI = np.array([_LIMITS[k][1] for k in _ANGLE_KEY], dtype=float)
@@ -298,12 +302,33 @@ def sample_body(rng: np.random.Generator, height: float, *, pose: str | None = N
     Returns:
         The posed :class:`Body`, pelvis centre at the origin.
     """
-    h = float(height)
     pose, ang = _sample_angles(rng, pose)
     sampled_yaw = _sample_yaw(rng)  # drawn even when given, so the rest of the stream is the same
     yaw = sampled_yaw if yaw is None else float(yaw)
     build = float(rng.uniform(0.8, 1.3))
     length = rng.uniform(0.95, 1.05, size=4)  # arms, legs, torso, shoulder width
+    return pose_body(ang, height, yaw=yaw, build=build, lengths=length, pose=pose)
+
+
+def pose_body(angles: Mapping[str, float], height: float, *, yaw: float = 0.0, build: float = 1.0,
+              lengths: Sequence[float] = (1.0, 1.0, 1.0, 1.0), pose: str = "custom") -> Body:
+    """Pose a person from explicit joint angles (deterministic; :func:`sample_body` draws them).
+
+    Args:
+        angles: radians for every name of :data:`ANGLE_NAMES` (sided angles end in ``_l``/``_r``;
+            flexion moves a limb forward, abduction sideways, elbow and knee flexion are >= 0).
+        height: standing height in pixels.
+        yaw: facing direction in radians (0 faces the camera, pi/2 shows the person's left side).
+        build: width multiplier of the limbs and torso (drawing only).
+        lengths: multipliers of the arm, leg, torso and shoulder-width lengths.
+        pose: a name stored in the :class:`Body`.
+
+    Returns:
+        The posed :class:`Body`, pelvis centre at the origin.
+    """
+    h = float(height)
+    ang = angles
+    length = lengths
     pts = np.zeros((len(ANATOMY), 3))
     pelvis = _frame(yaw, 0.0, ang["pelvis_roll"])
     torso = _frame(yaw + ang["twist"], ang["lean"], ang["roll"])
@@ -807,6 +832,59 @@ def _crowd_index(people: Sequence[SynthPerson]) -> float:
     return float(np.mean(others[keep] / own[keep])) if keep.any() else 0.0
 
 
+def _annotate(drawn: Sequence[tuple[int, Body, int, tuple[int, int, int, int]]], id_map: np.ndarray,
+              joint_idx: np.ndarray, min_visible_fraction: float) -> list[SynthPerson]:
+    """Keypoints, visibility, box, area and polygons of each drawn person, from the final id map.
+
+    ``drawn`` holds ``(person_id, body in image pixels, full area in pixels, (x0, y0, x1, y1) crop)``
+    per person, back to front; people with less than ``min_visible_fraction`` of ``full`` visible
+    (or under 12 pixels) are left out.
+    """
+    h, w = id_map.shape
+    owners = id_map >> _ID_SHIFT
+    face_k = [k for k, i in enumerate(joint_idx) if ANATOMY[i] in _FACE_HIDDEN_ABOVE]
+    face_normals = np.array([_FACE_LOCAL[ANATOMY[joint_idx[k]]] for k in face_k]).reshape(-1, 3)
+    face_normals /= np.maximum(np.linalg.norm(face_normals, axis=1, keepdims=True), 1e-9)
+    face_limit = np.array([_FACE_HIDDEN_ABOVE[ANATOMY[joint_idx[k]]] for k in face_k])
+    people: list[SynthPerson] = []
+    for person_id, body, full, (x0, y0, x1, y1) in drawn:
+        if full == 0 or x1 <= x0 or y1 <= y0:
+            continue
+        mask = (owners[y0:y1, x0:x1] == person_id).astype(np.uint8)
+        visible = int(np.count_nonzero(mask))
+        if visible < max(12, min_visible_fraction * full):
+            continue  # hidden behind others: drawn, not annotated
+        polys = _polygons(mask, x0, y0)
+        if not polys:
+            continue
+        # COCO's area is the area of the segmentation, as pycocotools rasterises it
+        area = int(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(polys, h, w))))
+        xy = body.points[joint_idx, :2]
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
+        px = np.clip(np.rint(xy[:, 0]).astype(np.int64), 0, w - 1)
+        py = np.clip(np.rint(xy[:, 1]).astype(np.int64), 0, h - 1)
+        val = id_map[py, px].astype(np.int64)
+        part = (val & ((1 << _ID_SHIFT) - 1)) - 1
+        own_part = ((val >> _ID_SHIFT) == person_id) & (part >= 0)
+        own_part &= ((_JOINT_PART_BITS[joint_idx] >> np.maximum(part, 0)) & 1).astype(bool)
+        if face_k:  # the back of the head hides face points turned away from the camera
+            normal_z = (face_normals @ body.head_frame.T)[:, 2]
+            own_part[face_k] &= normal_z < face_limit
+        kps = np.zeros((len(joint_idx), 3))
+        kps[inside, :2] = np.round(xy[inside], 2)
+        kps[inside, 2] = np.where(own_part[inside], 2, 1)
+        rx, ry, rw, rh = cv2.boundingRect(mask)
+        bx0, by0, bx1, by1 = rx + x0, ry + y0, rx + x0 + rw - 1, ry + y0 + rh - 1
+        if inside.any():  # the box also holds the labelled (possibly covered) joints
+            bx0, by0 = min(bx0, kps[inside, 0].min()), min(by0, kps[inside, 1].min())
+            bx1, by1 = max(bx1, kps[inside, 0].max()), max(by1, kps[inside, 1].max())
+        bbox = (round(float(bx0), 2), round(float(by0), 2), round(float(bx1 - bx0 + 1), 2),
+                round(float(by1 - by0 + 1), 2))
+        people.append(SynthPerson(keypoints=kps, bbox=bbox, area=area, segmentation=polys, body=body))
+
+    return people
+
+
 def render_image(config: SynthConfig, skeleton: Skeleton, seed: int, index: int) -> SynthImage:
     """Draw image ``index`` of the dataset with ``seed``; depends on nothing else.
 
@@ -857,47 +935,8 @@ def render_image(config: SynthConfig, skeleton: Skeleton, seed: int, index: int)
     if rng.random() < 0.3:
         img = cv2.GaussianBlur(img, (3, 3), 0.7)
 
+    people = _annotate(drawn, id_map, joint_idx, config.min_visible_fraction)
     owners = id_map >> _ID_SHIFT
-    face_k = [k for k, i in enumerate(joint_idx) if ANATOMY[i] in _FACE_HIDDEN_ABOVE]
-    face_normals = np.array([_FACE_LOCAL[ANATOMY[joint_idx[k]]] for k in face_k]).reshape(-1, 3)
-    face_normals /= np.maximum(np.linalg.norm(face_normals, axis=1, keepdims=True), 1e-9)
-    face_limit = np.array([_FACE_HIDDEN_ABOVE[ANATOMY[joint_idx[k]]] for k in face_k])
-    people: list[SynthPerson] = []
-    for person_id, body, full, (x0, y0, x1, y1) in drawn:
-        if full == 0 or x1 <= x0 or y1 <= y0:
-            continue
-        mask = (owners[y0:y1, x0:x1] == person_id).astype(np.uint8)
-        visible = int(np.count_nonzero(mask))
-        if visible < max(12, config.min_visible_fraction * full):
-            continue  # hidden behind others: drawn, not annotated
-        polys = _polygons(mask, x0, y0)
-        if not polys:
-            continue
-        # COCO's area is the area of the segmentation, as pycocotools rasterises it
-        area = int(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(polys, h, w))))
-        xy = body.points[joint_idx, :2]
-        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
-        px = np.clip(np.rint(xy[:, 0]).astype(np.int64), 0, w - 1)
-        py = np.clip(np.rint(xy[:, 1]).astype(np.int64), 0, h - 1)
-        val = id_map[py, px].astype(np.int64)
-        part = (val & ((1 << _ID_SHIFT) - 1)) - 1
-        own_part = ((val >> _ID_SHIFT) == person_id) & (part >= 0)
-        own_part &= ((_JOINT_PART_BITS[joint_idx] >> np.maximum(part, 0)) & 1).astype(bool)
-        if face_k:  # the back of the head hides face points turned away from the camera
-            normal_z = (face_normals @ body.head_frame.T)[:, 2]
-            own_part[face_k] &= normal_z < face_limit
-        kps = np.zeros((len(joint_idx), 3))
-        kps[inside, :2] = np.round(xy[inside], 2)
-        kps[inside, 2] = np.where(own_part[inside], 2, 1)
-        rx, ry, rw, rh = cv2.boundingRect(mask)
-        bx0, by0, bx1, by1 = rx + x0, ry + y0, rx + x0 + rw - 1, ry + y0 + rh - 1
-        if inside.any():  # the box also holds the labelled (possibly covered) joints
-            bx0, by0 = min(bx0, kps[inside, 0].min()), min(by0, kps[inside, 1].min())
-            bx1, by1 = max(bx1, kps[inside, 0].max()), max(by1, kps[inside, 1].max())
-        bbox = (round(float(bx0), 2), round(float(by0), 2), round(float(bx1 - bx0 + 1), 2),
-                round(float(by1 - by0 + 1), 2))
-        people.append(SynthPerson(keypoints=kps, bbox=bbox, area=area, segmentation=polys, body=body))
-
     crowds: list[SynthCrowd] = []
     if has_crowd:
         crowd = (owners == _CROWD_ID).astype(np.uint8)
