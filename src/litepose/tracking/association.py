@@ -1,0 +1,83 @@
+"""Matching detected poses to tracks: object keypoint similarity (OKS) and a gated Hungarian assignment.
+
+OKS is COCO's keypoint similarity: for joint ``k`` at distance ``d`` with per-joint sigma ``s_k`` and
+person area ``A``, ``exp(-d^2 / (2 A (2 s_k)^2))``, averaged over the joints both poses have. Here
+``A`` is the area of the box around the track's (predicted) joints, since a detection has no
+segmentation; a pair that shares fewer than ``min_common`` joints has OKS 0.
+
+Shapes: ``T`` tracks, ``N`` detections, ``K`` joints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["box_area", "match", "oks_matrix"]
+
+
+def box_area(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Area (pixels^2, at least 1) of the box around each pose's valid points.
+
+    Shapes: points ``(T, K, 2)``, valid ``(T, K)`` -> ``(T,)``.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    ok = np.asarray(valid, dtype=bool)
+    lo = np.where(ok[..., None], pts, np.inf).min(axis=1)
+    hi = np.where(ok[..., None], pts, -np.inf).max(axis=1)
+    span = np.where(ok.any(axis=1)[:, None], hi - lo, 0.0)
+    return np.maximum(span[:, 0] * span[:, 1], 1.0)
+
+
+def oks_matrix(track_points: np.ndarray, track_valid: np.ndarray, detections: np.ndarray, det_valid: np.ndarray,
+               sigmas: np.ndarray, *, areas: np.ndarray | None = None, min_common: int = 1) -> np.ndarray:
+    """OKS of every (track, detection) pair.
+
+    Args:
+        track_points: ``(T, K, 2)`` where the tracks are expected.
+        track_valid: ``(T, K)`` joints of the tracks that can be compared.
+        detections: ``(N, K, 2+)`` detected joints (``x, y, ...``).
+        det_valid: ``(N, K)`` confident detected joints.
+        sigmas: ``(K,)`` OKS sigmas (as in pycocotools, already divided by 10).
+        areas: ``(T,)`` person areas in pixels^2; default :func:`box_area` of the tracks.
+        min_common: fewer joints in common than this gives OKS 0.
+
+    Returns:
+        ``(T, N)`` OKS in [0, 1].
+    """
+    tp = np.asarray(track_points, dtype=np.float64)
+    det = np.asarray(detections, dtype=np.float64)
+    t, n = tp.shape[0], det.shape[0]
+    if t == 0 or n == 0:
+        return np.zeros((t, n))
+    area = box_area(tp, track_valid) if areas is None else np.maximum(np.asarray(areas, np.float64), 1.0)
+    var = (2.0 * np.asarray(sigmas, dtype=np.float64)) ** 2                              # (K,)
+    d2 = ((tp[:, None, :, :] - det[None, :, :, :2]) ** 2).sum(axis=-1)                   # (T, N, K)
+    e = d2 / (2.0 * area[:, None, None] * var[None, None, :])
+    both = np.asarray(track_valid, dtype=bool)[:, None, :] & np.asarray(det_valid, dtype=bool)[None, :, :]
+    count = both.sum(axis=-1)
+    total = np.where(both, np.exp(-e), 0.0).sum(axis=-1)
+    return np.where(count >= max(1, min_common), total / np.maximum(count, 1), 0.0)
+
+
+def match(similarity: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The assignment that maximises the summed similarity, keeping pairs at or above ``threshold``.
+
+    Uses :func:`scipy.optimize.linear_sum_assignment` (Hungarian / Jonker-Volgenant) on ``1 - s``;
+    pairs below the threshold are excluded before the assignment (so they cannot displace a valid
+    pair), not dropped after it.
+
+    Returns:
+        ``(pairs (M, 2) as (row, column), unmatched rows, unmatched columns)``.
+    """
+    sim = np.asarray(similarity, dtype=np.float64)
+    rows, cols = sim.shape
+    if rows == 0 or cols == 0:
+        return np.zeros((0, 2), dtype=np.int64), np.arange(rows), np.arange(cols)
+    allowed = sim >= threshold
+    # A forbidden pair costs more than any set of allowed ones, so it is only chosen when nothing else is.
+    cost = np.where(allowed, 1.0 - sim, 1.0 + min(rows, cols))
+    r, c = linear_sum_assignment(cost)
+    keep = allowed[r, c]
+    pairs = np.stack([r[keep], c[keep]], axis=1).astype(np.int64)
+    return (pairs, np.setdiff1d(np.arange(rows), pairs[:, 0]), np.setdiff1d(np.arange(cols), pairs[:, 1]))
