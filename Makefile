@@ -1,12 +1,16 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   -- installs into .venv, then runs the main job on the embedded default
-#   make test   -- installs into .venv (with test tools), then runs ruff and the test suite
+#   make test   -- installs into .venv (with test tools), then runs ruff, the strict docs build and the test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the documentation site is built into the venv (a throwaway folder), never into the repository
+SITE := $(VENV)/site
+# mkdocs-material prints a banner about MkDocs 2.0 on every build unless told not to
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install numpy cython
 	# xtcocotools (CrowdPose evaluation) must be built against numpy 2 from source
 	$(PY) -m pip install --no-binary xtcocotools --no-build-isolation xtcocotools
-	$(PY) -m pip install -e ".[dev,export,crowdpose]"
+	$(PY) -m pip install -e ".[dev,export,crowdpose,docs]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -26,7 +30,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(MKDOCS) build --strict --quiet --site-dir $(SITE)
 	$(PY) -m pytest -q
+
+# the user guide and API reference; --strict: a broken link or a docstring role naming nothing fails
+docs: $(STAMP)
+	$(MKDOCS) build --strict --site-dir $(SITE)
+	@echo "site: $(SITE)/index.html"
+
+docs-serve: $(STAMP)
+	$(MKDOCS) serve
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
