@@ -5,10 +5,17 @@ resize, the network, the flipped run (both in one batch of two), the §5.2 maps 
 flip merge with the flip index, project-to-image at the resized-input resolution), the multi-scale
 aggregation, the official grouping (:func:`litepose.decode`), and the inverse of the resize affine.
 
+The network runs on a :mod:`runtime backend <litepose.runtime.backends>`: eager PyTorch for a module,
+a checkpoint or a zoo name; onnxruntime or OpenVINO for an exported file (``.onnx``, ``.xml``), or for a
+torch model converted in memory (``backend=``). With an exported file nothing here imports torch: the
+preprocessing is NumPy/OpenCV and the maps come from :mod:`litepose.decoding.maps_numpy`. The torch
+backend keeps the torch maps of :mod:`litepose.decoding.maps` (the official code's operations; the two
+agree within float32 rounding, see maps_numpy).
+
 Example::
 
     from litepose import Predictor
-    predictor = Predictor("runs/coco/best.pt")            # or an nn.Module, or a zoo name
+    predictor = Predictor("runs/coco/best.pt")            # or an nn.Module, a zoo name, model.onnx, model.xml
     result = predictor("people.jpg")
     result.keypoints                                         # (N, J, 3): x, y, confidence
     cv2.imwrite("out.jpg", result.plot(bgr=True))
@@ -16,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -36,11 +44,21 @@ from litepose.inference.preprocess import (
     MIN_TEST_SCALE,
     load_image,
     pad_image,
+    plan_fixed_input,
     plan_input,
-    preprocess,
+    preprocess_numpy,
     to_rgb_uint8,
 )
 from litepose.inference.visualize import draw_poses
+from litepose.runtime.backends import (
+    FILE_SUFFIXES,
+    Backend,
+    TorchBackend,
+    check_backend,
+    module_metadata,
+    open_backend,
+    skeleton_for,
+)
 from litepose.skeleton import Skeleton, get_skeleton, load_skeleton
 
 if TYPE_CHECKING:
@@ -239,14 +257,44 @@ def _load_model(spec: Any, skeleton: Skeleton | None) -> tuple[nn.Module, Skelet
     raise ValueError(f"unknown model {text!r}: not a checkpoint file nor a zoo name ({', '.join(list_models())})")
 
 
+def _maps_module(torch_maps: bool) -> Any:
+    """The maps functions: torch's (the torch backend) or the NumPy/OpenCV twins (exported models)."""
+    if torch_maps:
+        from litepose.decoding import maps
+    else:
+        from litepose.decoding import maps_numpy as maps
+    return maps
+
+
+def _inference_mode(torch_maps: bool) -> Any:
+    """``torch.inference_mode()`` around the torch path; nothing (no torch import) for the others."""
+    if not torch_maps:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.inference_mode()
+
+
+def _exported_file(spec: Any) -> Path | None:
+    """``spec`` as a path when it names an exported model file (by suffix), else None."""
+    if isinstance(spec, str | os.PathLike):
+        path = Path(spec)
+        if path.suffix.lower() in FILE_SUFFIXES:
+            return path
+    return None
+
+
 class Predictor:
     """Multi-person pose prediction with the official test-time pipeline.
 
     Args:
         model_or_checkpoint: an ``nn.Module`` (a :class:`~litepose.models.LitePose`), the path of a
-            project checkpoint (``litepose.save`` / ``litepose train``), or a zoo name such as
-            ``"litepose-s"`` (random weights, with a :class:`RandomWeightsWarning`).
-        device: where the network runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+            project checkpoint (``litepose.save`` / ``litepose train``), a zoo name such as
+            ``"litepose-s"`` (random weights, with a :class:`RandomWeightsWarning`), or an exported
+            model file written by ``litepose export``: ``.onnx`` (onnxruntime) or ``.xml`` (OpenVINO
+            IR), which also gives the skeleton, the input size and the normalisation.
+        device: where a torch network runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``...); onnxruntime and
+            OpenVINO run on the CPU.
         flip_test: also run the horizontally flipped image and average (official default: on).
         scales: test scales (official default ``(1.0,)``); with several, heatmaps are averaged over
             scales and the tags come from scale 1.0, which must then be among them. Any values in
@@ -254,20 +302,34 @@ class Predictor:
             not a multiple of 32 (the official code fails there) is warped into a black canvas padded
             to the next multiple of 32 on the right/bottom, and only the image part of its maps is
             used; scales without padding are computed exactly as the official code does.
-        input_size: network input size (short side), 32 to 2048; default ``model.spec.input_size``.
+        input_size: network input size (short side), 32 to 2048; default ``model.spec.input_size``
+            (an exported file: the size it was exported for, its ``test_size``).
         skeleton: a :class:`Skeleton`, a built-in name/file, or a joint count; default: the
-            checkpoint's skeleton, else the built-in one with the model's joint count. For a zoo
-            name it also fixes the joint count (default COCO-17).
+            checkpoint's (or exported file's) skeleton, else the built-in one with the model's joint
+            count. For a zoo name it also fixes the joint count (default COCO-17).
         detection_threshold, tag_threshold, max_people, adjust, refine: grouping parameters
             (official values by default; see :func:`litepose.decode`).
         joint_order: the order in which the grouping visits joints: ``None`` or ``"official"``
             (the skeleton's ``group_order``, official parity), ``"anatomical"`` (the fix for the
             CrowdPose order, reference §8.10), or an explicit permutation.
+        backend: the runtime of the network: ``"torch"`` (default for modules, checkpoints and zoo
+            names), ``"onnxruntime"`` (default for ``.onnx``) or ``"openvino"`` (default for ``.xml``;
+            it also reads ``.onnx``). A torch model on onnxruntime or OpenVINO is BatchNorm-folded and
+            converted in memory once, with a dynamic input size.
+        threads: intra-op threads of the runtime (torch: ``set_num_threads`` around each forward,
+            restored after it); default: the runtime's own choice.
 
     Size limits: an image more than 6 times as long as it is wide (or the reverse) is padded with
     black at the right or bottom to 6:1, and an image whose input at the largest scale would exceed
     4096 px a side or 4 Mpx gets a smaller input size, each with a warning (see
     :func:`~litepose.inference.preprocess.plan_input`); other images follow the official pipeline.
+
+    A file exported at a fixed input size (say 256x256) takes only inputs of that size, while the
+    official resize gives each aspect ratio its own: each image is letterboxed into it (the largest
+    input size whose resize fits, padded black on the right/bottom, the padding's maps cut off:
+    :func:`~litepose.inference.preprocess.plan_fixed_input`). Export with a dynamic size for the
+    official pipeline on every image. A backend that takes one image per call (a file exported with
+    batch 1) runs the flip test as two calls.
 
     A module passed in is switched to eval mode and moved to ``device`` (in place, as
     ``module.to`` does). Everything runs under ``torch.inference_mode()``.
@@ -281,28 +343,53 @@ class Predictor:
                  scales: Sequence[float] = (1.0,), input_size: int | None = None,
                  skeleton: Skeleton | str | int | None = None, detection_threshold: float = DETECTION_THRESHOLD,
                  tag_threshold: float = 1.0, max_people: int = 30, adjust: bool = True, refine: bool = True,
-                 joint_order: str | Sequence[int] | None = None) -> None:
+                 joint_order: str | Sequence[int] | None = None, backend: str | None = None,
+                 threads: int | None = None) -> None:
         # Options first: a bad value is reported before a model is loaded.
         scale_list = check_predictor_options(scales=scales, input_size=input_size,
                                              detection_threshold=detection_threshold, tag_threshold=tag_threshold,
                                              max_people=max_people)
-        self.device = _resolve_device(device)
-        model, sk = _load_model(model_or_checkpoint, _resolve_skeleton(skeleton))
-        num_joints = int(getattr(model, "num_keypoints", 0) or 0)
-        if sk is None:
-            if not num_joints:
-                raise ValueError("cannot tell the model's joint count: pass skeleton=...")
-            sk = get_skeleton(num_joints)
-        if num_joints and sk.num_keypoints != num_joints:
-            raise ValueError(f"the model predicts {num_joints} keypoints but skeleton {sk.name!r} has "
-                             f"{sk.num_keypoints}")
+        check_backend(backend)
+        if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+            raise ValueError(f"threads must be a positive integer, got {threads}")
+        exported = _exported_file(model_or_checkpoint)
+        self.model: nn.Module | None = None
+        if exported is not None:
+            if str(device) != "cpu":
+                raise ValueError(f"device {str(device)!r}: exported models run on the CPU (onnxruntime's CPU provider, "
+                                 "OpenVINO's CPU plugin); use device='cpu'")
+            self.device: str | torch.device = "cpu"
+            self.backend: Backend = open_backend(exported, backend, threads=threads)
+            sk = skeleton_for(self.backend.metadata, _resolve_skeleton(skeleton), str(exported))
+            warning = getattr(self.backend, "precision_warning", None)
+            if warning:
+                warnings.warn(f"{exported}: {warning}", stacklevel=2)
+        else:
+            self.device = _resolve_device(device)
+            model, sk_or_none = _load_model(model_or_checkpoint, _resolve_skeleton(skeleton))
+            num_joints = int(getattr(model, "num_keypoints", 0) or 0)
+            if sk_or_none is None:
+                if not num_joints:
+                    raise ValueError("cannot tell the model's joint count: pass skeleton=...")
+                sk_or_none = get_skeleton(num_joints)
+            sk = sk_or_none
+            if num_joints and sk.num_keypoints != num_joints:
+                raise ValueError(f"the model predicts {num_joints} keypoints but skeleton {sk.name!r} has "
+                                 f"{sk.num_keypoints}")
+            metadata = module_metadata(model, sk, test_size=input_size)
+            if backend in (None, "torch"):
+                self.backend = TorchBackend(model, metadata, device=self.device, threads=threads)
+            else:
+                if self.device.type != "cpu":
+                    raise ValueError(f"device {str(self.device)!r}: the {backend} backend runs on the CPU; "
+                                     "use device='cpu'")
+                from litepose.runtime.from_torch import module_backend
+
+                self.backend = module_backend(model.eval(), metadata, backend, threads=threads)
+            self.model = model.eval().to(self.device)
         self.skeleton: Skeleton = sk
         self.num_joints = sk.num_keypoints
-        self.model = model.eval().to(self.device)
-        spec = getattr(model, "spec", None)
-        size = input_size if input_size is not None else getattr(spec, "input_size", None)
-        if size is None:
-            raise ValueError("input_size is required for a model without .spec.input_size")
+        size = input_size if input_size is not None else self.backend.metadata.test_size
         check_predictor_options(input_size=size)
         self.input_size = int(size)
         # Any scales in [MIN_TEST_SCALE, MAX_TEST_SCALE] work. The official sizes are multiples of 64 at
@@ -318,6 +405,11 @@ class Predictor:
         self.adjust = bool(adjust)
         self.refine = bool(refine)
         self.joint_order = self._resolve_order(joint_order)
+        fixed_h, fixed_w = self.backend.input_size
+        if (fixed_h, fixed_w) != (None, None):
+            # Scales that cannot share a fixed input fail for every image: say so now (an image of the
+            # input's own shape fits best).
+            plan_fixed_input(fixed_w or 64, fixed_h or 64, self.input_size, self.scales, (fixed_h, fixed_w))
 
     def _resolve_order(self, joint_order: str | Sequence[int] | None) -> tuple[int, ...]:
         if joint_order is None or joint_order == "official":
@@ -333,7 +425,7 @@ class Predictor:
 
     def __repr__(self) -> str:
         return (f"Predictor(skeleton={self.skeleton.name!r}, input_size={self.input_size}, scales={self.scales}, "
-                f"flip_test={self.flip_test}, device={str(self.device)!r})")
+                f"flip_test={self.flip_test}, backend={self.backend.name!r}, device={str(self.device)!r})")
 
     @overload
     def __call__(self, inputs: np.ndarray | str | os.PathLike[str], *, bgr: bool = ...,
@@ -381,45 +473,64 @@ class Predictor:
             input size (:func:`~litepose.inference.preprocess.plan_input`, with a warning); the maps
             and ``meta`` then describe the padded image, whose pixel positions are the original's.
         """
-        import torch
-
-        from litepose.decoding.maps import aggregate_scales, outputs_to_maps
-
         plan = plan_input(image.shape[1], image.shape[0], self.input_size, self.scales)
         if plan.warning:
             warnings.warn(plan.warning, stacklevel=3)
-        image = pad_image(image, plan.width, plan.height)
         input_size = plan.input_size
+        fixed = self.backend.input_size
+        if fixed != (None, None):  # a network exported at a fixed input size: letterbox into it
+            plan = plan_fixed_input(plan.width, plan.height, input_size, self.scales, fixed)
+            input_size = plan.input_size
+        image = pad_image(image, plan.width, plan.height)
         min_scale = min(self.scales)
         # Every scale's maps are projected to the scale-1.0 resized input (official `base_size`).
         base = test_resize_meta(plan.width, plan.height, input_size, 1.0, min_scale)
         project_to = (base.resized_h, base.resized_w)
+        mean, std = self.backend.metadata.mean, self.backend.metadata.std
+        torch_maps = isinstance(self.backend, TorchBackend)
         per_scale = []
         meta = base
-        with torch.inference_mode():
+        with _inference_mode(torch_maps):
+            maps = _maps_module(torch_maps)
             for s in self.scales:  # largest first, as the official loop; `meta` ends as the smallest's
                 # pad_to=32 is a no-op for official (multiple-of-32) sizes; otherwise the image sits in
                 # the top-left (H_r, W_r) of a black canvas and valid_size crops its maps back.
-                x, meta = preprocess(image, input_size, s, min_scale, pad_to=_NET_MULTIPLE)
-                x = x.to(self.device)
-                if self.flip_test:
-                    # One batch of two: the plain and the mirrored image (BN is in eval mode). Mirroring a
-                    # padded canvas puts the padding on the left; flipping the outputs back realigns it.
-                    out = self.model(torch.cat([x, torch.flip(x, dims=[3])], dim=0))
-                    plain = type(out)(*(t[:1] for t in out))
-                    flipped = type(out)(*(t[1:] for t in out))
-                else:
-                    plain, flipped = self.model(x), None
-                per_scale.append((s, outputs_to_maps(plain, self.num_joints, flip_outputs=flipped,
-                                                     flip_index=self.skeleton.flip_index,
-                                                     project_to=project_to,
-                                                     valid_size=(meta.resized_h, meta.resized_w))))
-            heatmaps, tags = aggregate_scales(per_scale)
-        hm = heatmaps.float().cpu().numpy()
-        tg = tags.float().cpu().numpy()
+                x, meta = preprocess_numpy(image, input_size, s, min_scale, pad_to=_NET_MULTIPLE,
+                                           canvas=None if fixed == (None, None) else fixed, mean=mean, std=std)
+                plain, flipped = self._forward(x)
+                per_scale.append((s, maps.outputs_to_maps(plain, self.num_joints, flip_outputs=flipped,
+                                                          flip_index=self.skeleton.flip_index,
+                                                          project_to=project_to,
+                                                          valid_size=(meta.resized_h, meta.resized_w))))
+            heatmaps, tags = maps.aggregate_scales(per_scale)
+            if torch_maps:
+                heatmaps, tags = heatmaps.float().cpu().numpy(), tags.float().cpu().numpy()
+        hm, tg = np.asarray(heatmaps, dtype=np.float32), np.asarray(tags, dtype=np.float32)
         if hm.ndim == 4:  # drop the batch axis of 1
             hm, tg = hm[0], tg[0]
         return hm, tg, meta
+
+    def _forward(self, x: np.ndarray) -> tuple[Any, Any]:
+        """The network's outputs for the input ``x`` ``[1, 3, H, W]`` and, with flip test, for its mirror
+        (``None`` without): tensors on the device from the torch backend, else arrays."""
+        backend = self.backend
+        if isinstance(backend, TorchBackend):
+            import torch
+
+            xt = torch.from_numpy(x).to(backend.device)
+            if not self.flip_test:
+                return backend.forward(xt), None
+            # One batch of two: the plain and the mirrored image (BN is in eval mode). Mirroring a
+            # padded canvas puts the padding on the left; flipping the outputs back realigns it.
+            out = backend.forward(torch.cat([xt, torch.flip(xt, dims=[3])], dim=0))
+            return type(out)(*(t[:1] for t in out)), type(out)(*(t[1:] for t in out))
+        if not self.flip_test:
+            return backend.run(x), None
+        mirrored = np.ascontiguousarray(x[..., ::-1])
+        if backend.max_batch is not None and backend.max_batch < 2:  # a file exported with batch 1
+            return backend.run(x), backend.run(mirrored)
+        stride4, stride2 = backend.run(np.concatenate([x, mirrored]))
+        return (stride4[:1], stride2[:1]), (stride4[1:], stride2[1:])
 
     def predict_keypoints(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pipeline on one ``(H, W, 3)`` uint8 RGB image.

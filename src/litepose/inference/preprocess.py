@@ -40,6 +40,7 @@ __all__ = [
     "load_image",
     "normalize_image",
     "pad_image",
+    "plan_fixed_input",
     "plan_input",
     "preprocess",
     "preprocess_numpy",
@@ -257,6 +258,57 @@ def plan_input(width: int, height: int, input_size: int, scales: Sequence[float]
     return InputPlan(padded_w, padded_h, size, warning)
 
 
+def plan_fixed_input(width: int, height: int, input_size: int, scales: Sequence[float],
+                     fixed: tuple[int | None, int | None]) -> InputPlan:
+    """Fit one image to a network exported at a fixed input size ``fixed = (H, W)`` (``None``: a free side).
+
+    The official resize cannot give every image the same input size (the long side follows the aspect
+    ratio), so the image is letterboxed: the largest input size up to ``input_size`` whose resized
+    input fits ``fixed`` at every test scale is used, and the input is padded with black on the
+    right/bottom to ``fixed`` (:func:`warp_to_input` ``canvas``), exactly as the Predictor pads sizes
+    that are not multiples of 32: the maps of the padding are cut off (``valid_size``). An image whose
+    aspect ratio does not fit even at the smallest size (64 px short side) is first padded with black
+    on the right or bottom to the aspect ratio of ``fixed`` (square when a side is free). Images whose
+    resized input already fits are processed exactly as by a network with a free input size.
+
+    Raises:
+        ValueError: the test scales span more than ``fixed`` allows (e.g. scales 1 and 2 on a 64x64 input).
+    """
+    fixed_h, fixed_w = fixed
+    min_scale = min(scales)
+
+    def fits(w: int, h: int, size: int) -> bool:
+        for s in scales:
+            meta = test_resize_meta(w, h, size, s, min_scale)
+            if (fixed_h is not None and meta.resized_h > fixed_h) or (fixed_w is not None and meta.resized_w > fixed_w):
+                return False
+        return True
+
+    def largest(w: int, h: int) -> int | None:
+        size = int(input_size)
+        while not fits(w, h, size):
+            base = ceil_to_multiple(size * min_scale, 64)  # the short side at the smallest scale
+            size = int((base - 64) / min_scale)  # the largest size whose short side is one step down
+            if base <= 64 or size < 1:
+                return None
+        return size
+
+    size = largest(width, height)
+    padded_w, padded_h = width, height
+    if size is None:
+        aspect = fixed_w / fixed_h if fixed_w is not None and fixed_h is not None else 1.0
+        if width > aspect * height:
+            padded_h = math.ceil(width / aspect)
+        else:
+            padded_w = math.ceil(height * aspect)
+        size = largest(padded_w, padded_h)
+    if size is None:
+        sides = "x".join("any" if s is None else str(s) for s in (fixed_w, fixed_h))
+        raise ValueError(f"the network takes a fixed {sides} input, too small for test scales {list(scales)} "
+                         "(use one scale, or a model exported with a dynamic or larger input)")
+    return InputPlan(padded_w, padded_h, size)
+
+
 def pad_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` on a black ``(height, width)`` canvas at the top-left (unchanged if already that size)."""
     h, w = image.shape[:2]
@@ -270,7 +322,8 @@ def pad_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
-                  min_scale: float = 1.0, *, pad_to: int | None = None) -> tuple[np.ndarray, ResizeMeta]:
+                  min_scale: float = 1.0, *, pad_to: int | None = None,
+                  canvas: tuple[int | None, int | None] | None = None) -> tuple[np.ndarray, ResizeMeta]:
     """The official test-time resize of an RGB image.
 
     Args:
@@ -281,6 +334,9 @@ def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
         pad_to: if given, the canvas is enlarged on the right/bottom to the next multiple of
             ``pad_to`` (e.g. 32, what the network needs) and filled black; the image is warped with the
             same affine, so the top-left ``(H_r, W_r)`` block is exactly the unpadded warp.
+        canvas: ``(H, W)`` sides the canvas must have (a network exported at a fixed input size); a
+            ``None`` side follows ``pad_to``. The image is placed as with ``pad_to``; a side smaller
+            than the resized image is a ``ValueError``.
 
     Returns:
         The warped ``(H_r, W_r, 3)`` uint8 image (``H_r``, ``W_r`` multiples of 64 at the smallest
@@ -293,6 +349,13 @@ def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
         if int(pad_to) < 1:
             raise ValueError(f"pad_to must be positive, got {pad_to}")
         out_w, out_h = ceil_to_multiple(out_w, int(pad_to)), ceil_to_multiple(out_h, int(pad_to))
+    if canvas is not None:
+        fixed_h, fixed_w = canvas
+        if (fixed_h is not None and fixed_h < meta.resized_h) or (fixed_w is not None and fixed_w < meta.resized_w):
+            raise ValueError(f"the resized image ({meta.resized_w}x{meta.resized_h}) does not fit the fixed "
+                             f"input {fixed_w or out_w}x{fixed_h or out_h}")
+        out_h = out_h if fixed_h is None else int(fixed_h)
+        out_w = out_w if fixed_w is None else int(fixed_w)
     # Bilinear with a black constant border: cv2.warpAffine's defaults, which the official code uses.
     # Each output pixel depends only on its own position, so a larger canvas leaves the others unchanged.
     warped = cv2.warpAffine(image, meta.matrix, (out_w, out_h),
@@ -300,31 +363,33 @@ def warp_to_input(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
     return warped, meta
 
 
-def normalize_image(image: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB -> ``(3, H, W)`` float32, ``(x/255 - mean)/std`` (ToTensor + Normalize)."""
+def normalize_image(image: np.ndarray, mean: Sequence[float] | np.ndarray = IMAGENET_MEAN,
+                    std: Sequence[float] | np.ndarray = IMAGENET_STD) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB -> ``(3, H, W)`` float32, ``(x/255 - mean)/std`` (ToTensor + Normalize; the
+    ImageNet mean and std unless an exported model names others)."""
     x = image.astype(np.float32) / 255.0
-    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    x = (x - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 def preprocess_numpy(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
-                     min_scale: float = 1.0, *, pad_to: int | None = None) -> tuple[np.ndarray, ResizeMeta]:
-    """Torch-free preprocessing (e.g. for onnxruntime): the batch ``(1, 3, H, W)`` float32 and its meta.
+                     min_scale: float = 1.0, *, pad_to: int | None = None,
+                     canvas: tuple[int | None, int | None] | None = None,
+                     mean: Sequence[float] | np.ndarray = IMAGENET_MEAN,
+                     std: Sequence[float] | np.ndarray = IMAGENET_STD) -> tuple[np.ndarray, ResizeMeta]:
+    """The network input of an RGB image without torch: the batch ``(1, 3, H, W)`` float32 and its meta.
 
-    ``pad_to`` as in :func:`warp_to_input` (the batch is then the padded canvas).
+    ``pad_to`` and ``canvas`` as in :func:`warp_to_input` (the batch is then the padded canvas);
+    ``mean`` and ``std`` as in :func:`normalize_image`.
     """
-    warped, meta = warp_to_input(to_rgb_uint8(image), input_size, scale_factor, min_scale, pad_to=pad_to)
-    return normalize_image(warped)[None], meta
+    warped, meta = warp_to_input(to_rgb_uint8(image), input_size, scale_factor, min_scale, pad_to=pad_to,
+                                 canvas=canvas)
+    return normalize_image(warped, mean, std)[None], meta
 
 
 def preprocess(image: np.ndarray, input_size: int, scale_factor: float = 1.0,
                min_scale: float = 1.0, *, pad_to: int | None = None) -> tuple[torch.Tensor, ResizeMeta]:
-    """Preprocess an RGB image for the network.
-
-    Returns:
-        The tensor ``(1, 3, H_r, W_r)`` float32 (the padded canvas with ``pad_to``, see
-        :func:`warp_to_input`) and the :class:`ResizeMeta` of the resize.
-    """
+    """:func:`preprocess_numpy` as a torch tensor ``(1, 3, H_r, W_r)`` float32, with its :class:`ResizeMeta`."""
     import torch
 
     batch, meta = preprocess_numpy(image, input_size, scale_factor, min_scale, pad_to=pad_to)
