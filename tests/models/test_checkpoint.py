@@ -11,7 +11,7 @@ import litepose
 from litepose.models.checkpoint import CheckpointError, load_checkpoint, load_weights, save
 from litepose.skeleton import COCO
 
-ZOO = litepose.list_models()
+ZOO = litepose.list_models("litepose")
 
 
 @pytest.fixture(autouse=True)

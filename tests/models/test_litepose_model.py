@@ -11,7 +11,7 @@ import litepose
 from litepose.models.litepose import LitePose
 from litepose.models.spec import ArchSpec
 
-ZOO = litepose.list_models()
+ZOO = litepose.list_models("litepose")
 JOINTS = (14, 17)
 # (C0, C1..C4, F0..F2, input) of the official mobile_configs (reference §1.5)
 OFFICIAL = {

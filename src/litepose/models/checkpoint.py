@@ -7,11 +7,15 @@ Official files (reference §1.7) are plain tensor dicts, possibly wrapped as
 
 The project format embeds everything needed to rebuild the model::
 
-    {"format": "litepose", "version": 1, "family": "litepose" | "supernet", "arch": ArchSpec.to_dict(),
-     "num_keypoints": J, "skeleton": Skeleton.to_dict() | None, "state_dict": {...}, "meta": {...}}
+    {"format": "litepose", "version": 1, "family": "litepose" | "higherhrnet" | "supernet",
+     "arch": spec.to_dict(), "num_keypoints": J, "skeleton": Skeleton.to_dict() | None,
+     "state_dict": {...}, "meta": {...}}
 
-(files without ``family`` are LitePose networks; a supernet's ``arch`` is its maximum network and it
-may carry the ``search_space`` it was trained on.)
+(files without ``family`` are LitePose networks; ``arch`` is the family's spec (:mod:`litepose.models.families`),
+so :func:`load` rebuilds a LitePose or a HigherHRNet from the file alone; a supernet's ``arch`` is its
+maximum network and it may carry the ``search_space`` it was trained on.) Official HigherHRNet files
+(the LitePose repository's ``pose_higher_hrnet`` and the original HigherHRNet releases) come in the
+same wrapper forms and load the same way.
 
 Training checkpoints are supersets of this dict, so :func:`load` reads them too. Every file is read
 with ``torch.load(weights_only=True)``: a pickle that would execute code is refused.
@@ -30,8 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from litepose.io import atomic_save_torch
-from litepose.models.litepose import LitePose
-from litepose.models.spec import ArchSpec
+from litepose.models.families import FAMILIES, LITEPOSE_FAMILY, PoseNetwork, build_network, spec_from_dict
 from litepose.skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -53,7 +56,6 @@ __all__ = [
 
 FORMAT = "litepose"
 VERSION = 1
-LITEPOSE_FAMILY = "litepose"  # the ``family`` field: which network class the weights belong to
 _SUPERNET_ONLY = ("Linear5x5", "Linear3x3")  # OFA kernel-transform matrices, unused at k = 7
 
 
@@ -134,13 +136,26 @@ def normalize_state_dict(state: Mapping[str, Tensor], *, keep_supernet_keys: boo
     return out
 
 
+_STRIDE2_HEATMAP_KEYS = ("final_refined.1.conv.3.weight",  # LitePose, supernet
+                         "final_layers.1.weight")  # HigherHRNet
+
+
 def keypoints_of(state: Mapping[str, Tensor], source: str) -> int:
-    """The joint count a (normalised) LitePose or supernet state_dict predicts (its stride-2 heatmaps)."""
-    weight = state.get("final_refined.1.conv.3.weight")
-    if weight is None:
-        raise CheckpointError(f"{source}: cannot read the joint count (no final_refined.1.conv.3.weight); "
-                              "pass the joint count (--joints)")
-    return int(weight.shape[0])
+    """The joint count a (normalised) LitePose, HigherHRNet or supernet state_dict predicts (its stride-2
+    heatmaps)."""
+    for key in _STRIDE2_HEATMAP_KEYS:
+        if key in state:
+            return int(state[key].shape[0])
+    raise CheckpointError(f"{source}: cannot read the joint count (no {' or '.join(_STRIDE2_HEATMAP_KEYS)}); "
+                          "pass the joint count (--joints)")
+
+
+# tensors whose shape depends on the joint count -> how many joint counts their first dimension holds
+# (0: the HigherHRNet deconv, whose input is the features plus the 2J stride-4 predictions)
+_JOINT_KEYS = {"final_refined.0.conv.3.weight": 2, "final_raw.0.conv.3.weight": 2,
+               "final_refined.1.conv.3.weight": 1, "final_raw.1.conv.3.weight": 1,
+               "final_layers.0.weight": 2, "final_layers.0.bias": 2, "final_layers.1.weight": 1,
+               "final_layers.1.bias": 1, "deconv_layers.0.0.0.weight": 0}
 
 
 def _mismatch_report(model: nn.Module, state: Mapping[str, Tensor], source: str) -> str | None:
@@ -164,10 +179,11 @@ def _mismatch_report(model: nn.Module, state: Mapping[str, Tensor], source: str)
     if shapes:
         desc = [f"{k} is {a} in the file but {b} in the model" for k, a, b in shapes[:6]]
         lines.append(f"  {len(shapes)} weights have a different shape: " + "; ".join(desc))
-        joint_keys = [s for s in shapes if s[0].startswith("final_") and s[0].endswith("conv.3.weight")]
-        if joint_keys and len(joint_keys) == len(shapes):
-            k, a, _ = joint_keys[0]
-            j_file = a[0] // 2 if k.endswith("0.conv.3.weight") else a[0]
+        joint_keys = [s for s in shapes if s[0] in _JOINT_KEYS]
+        counted = [s for s in joint_keys if _JOINT_KEYS[s[0]]]
+        if counted and len(joint_keys) == len(shapes):
+            k, a, _ = counted[0]
+            j_file = a[0] // _JOINT_KEYS[k]
             lines.append(f"  hint: the file predicts {j_file} keypoints; build the model with num_keypoints={j_file}")
         else:
             lines.append("  hint: the checkpoint was trained for a different architecture (check --arch / name)")
@@ -195,9 +211,9 @@ def cpu_state_dict(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-def checkpoint_dict(model: LitePose, *, skeleton: Skeleton | None = None,
+def checkpoint_dict(model: nn.Module, *, skeleton: Skeleton | None = None,
                     meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The project checkpoint dict for ``model`` (arch, joints, skeleton, weights, metadata)."""
+    """The project checkpoint dict for ``model`` (family, arch, joints, skeleton, weights, metadata)."""
     sk = skeleton if skeleton is not None else getattr(model, "skeleton", None)
     return {
         "format": FORMAT,
@@ -211,7 +227,7 @@ def checkpoint_dict(model: LitePose, *, skeleton: Skeleton | None = None,
     }
 
 
-def save(model: LitePose, path: str | Path, *, skeleton: Skeleton | None = None,
+def save(model: nn.Module, path: str | Path, *, skeleton: Skeleton | None = None,
          meta: Mapping[str, Any] | None = None) -> Path:
     """Write ``model`` in the project format, atomically."""
     atomic_save_torch(checkpoint_dict(model, skeleton=skeleton, meta=meta), path)
@@ -220,7 +236,7 @@ def save(model: LitePose, path: str | Path, *, skeleton: Skeleton | None = None,
 
 @dataclass
 class LoadedCheckpoint:
-    model: LitePose
+    model: PoseNetwork
     skeleton: Skeleton | None
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -235,19 +251,19 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
             "create_model(NAME, num_keypoints=J, weights=PATH), or convert it once with "
             "`litepose convert FILE --arch NAME --joints J -o out.pt`")
     family = obj.get("family", LITEPOSE_FAMILY)
-    if family != LITEPOSE_FAMILY:
+    if family not in FAMILIES:
         hint = (" (a supernet: extract a sub-network with `litepose extract`, or load it with "
                 "litepose.models.supernet.load_supernet)") if family == "supernet" else ""
-        raise CheckpointError(f"{source}: holds a {family} model, not a LitePose network{hint}")
+        raise CheckpointError(f"{source}: holds a {family} model, not a single pose network{hint}")
     for key in ("arch", "num_keypoints", "state_dict"):
         if key not in obj:
             raise CheckpointError(f"{source}: litepose checkpoint is missing the field {key!r}")
     try:
-        spec = ArchSpec.from_dict(obj["arch"], source=f"{source}: arch")
+        spec = spec_from_dict(obj["arch"], str(family), source=f"{source}: arch")
         skeleton = Skeleton.from_dict(obj["skeleton"], source=f"{source}: skeleton") if obj.get("skeleton") else None
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-    model = LitePose(spec, num_keypoints=int(obj["num_keypoints"]))
+    model = build_network(spec, int(obj["num_keypoints"]))
     load_weights(model, obj, source=source)
     if skeleton is None:
         try:
@@ -259,6 +275,6 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     return LoadedCheckpoint(model, skeleton, dict(obj.get("meta") or {}))
 
 
-def load(path: str | Path) -> LitePose:
+def load(path: str | Path) -> PoseNetwork:
     """A ready-to-use model (eval mode) from a project checkpoint; ``model.skeleton`` is set."""
     return load_checkpoint(path).model

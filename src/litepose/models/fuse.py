@@ -11,6 +11,8 @@ In eval mode a BatchNorm is a per-channel affine map ``y = s·x + t`` with ``s =
   ``Cout``) and the shift only into ``deconv_refined[i]``, as the official ``fuse_bn.py`` does
   (``op=0`` for the raw branch), so the sum carries it once. The stock ONNX exporter fuses only
   conv → BN chains and leaves these three BNs in the graph.
+* a module that names its conv → BN pairs in a ``conv_bn_pairs`` attribute (``(("conv1", "bn1"), ...)``:
+  the HigherHRNet blocks and stem, whose official layout keeps them as attributes) gets each pair folded.
 
 Each folded BN is replaced by ``nn.Identity`` so the module tree (and the forward) stays the same.
 The result is a new eval-mode module; the model passed in is not touched.
@@ -103,12 +105,23 @@ def _fold_fusion_head(model: nn.Module) -> None:
         block[0] = nn.Identity()
 
 
+def _fold_declared_pairs(model: nn.Module) -> None:
+    """The ``(conv, BN)`` attribute pairs a module lists in ``conv_bn_pairs`` (the BN directly follows the conv)."""
+    for module in list(model.modules()):
+        for conv_name, bn_name in getattr(module, "conv_bn_pairs", ()):
+            bn = getattr(module, bn_name)
+            if isinstance(bn, _BATCHNORMS):
+                _fold_into_conv(getattr(module, conv_name), bn)
+                setattr(module, bn_name, nn.Identity())
+
+
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """An eval-mode copy of ``model`` with every BatchNorm folded into the convolution that feeds it.
 
-    Handles conv → BN pairs inside ``Sequential`` containers (all of LitePose's conv-BN layers) and
-    LitePose's summed deconvs (see the module docstring). BatchNorms of other layouts are left in
-    place; :func:`batchnorm_layers` lists what remains. ``model`` itself is not modified.
+    Handles conv → BN pairs inside ``Sequential`` containers (all of LitePose's conv-BN layers),
+    LitePose's summed deconvs and the pairs a module declares in ``conv_bn_pairs`` (see the module
+    docstring). BatchNorms of other layouts are left in place; :func:`batchnorm_layers` lists what
+    remains. ``model`` itself is not modified.
 
     Raises:
         ValueError: a BatchNorm to fold has no running statistics.
@@ -116,4 +129,5 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     folded = copy.deepcopy(model).eval()
     _fold_fusion_head(folded)
     _fold_sequentials(folded)
+    _fold_declared_pairs(folded)
     return folded
