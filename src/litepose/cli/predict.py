@@ -9,6 +9,10 @@ Outputs (all written atomically) go to ``--out DIR``:
 * video / webcam: ``DIR/<stem>.mp4`` annotated (mp4v); with ``--json`` also ``DIR/<stem>.jsonl``, one
   line per frame: ``{"frame": i, "results": [COCO results with image_id = i]}``.
 
+``--model`` may be an exported file (``model.onnx`` on onnxruntime, ``model.xml`` on OpenVINO): the
+whole command then runs without PyTorch. ``--backend`` runs a checkpoint on onnxruntime or OpenVINO
+(converted in memory) and ``--threads`` pins the runtime's threads.
+
 Without ``--out``, ``--json`` prints the same JSON (or JSON Lines) to stdout. Progress, warnings and
 the summary line go to stderr. Unreadable images and non-image files are skipped with a warning;
 the exit code is non-zero only when nothing could be processed.
@@ -39,6 +43,8 @@ from litepose.decoding.grouping import DETECTION_THRESHOLD
 
 HELP = "predict poses in an image, a folder, a glob, a video file or a webcam; draw and/or save JSON"
 
+BACKENDS = ("torch", "onnxruntime", "openvino")  # litepose.runtime.backends.BACKENDS
+
 # Output formats cv2.imencode writes for annotated images; anything else becomes .jpg.
 _ENCODABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -46,10 +52,17 @@ _ENCODABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 def add_model_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *,
                         model_required: bool = True) -> None:
     """Options shared by ``predict`` and ``eval`` to build a :class:`~litepose.Predictor`."""
-    parser.add_argument("--model", required=model_required, default=None, metavar="NAME|CKPT",
-                        help="a checkpoint written by `litepose train`/`convert`, or a zoo name "
+    parser.add_argument("--model", required=model_required, default=None, metavar="NAME|CKPT|FILE",
+                        help="a checkpoint written by `litepose train`/`convert`, an exported model "
+                             "(model.onnx, model.xml: no PyTorch needed), or a zoo name "
                              "(litepose-xs|s|m|l: RANDOM weights, for smoke tests only)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="runtime of the network (default: torch for checkpoints and zoo names, onnxruntime "
+                             "for .onnx, openvino for .xml; a checkpoint on onnxruntime/openvino is converted "
+                             "in memory)")
+    parser.add_argument("--threads", type=int, default=None, metavar="T",
+                        help="intra-op threads of the runtime (default: its own choice)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu; torch only)")
     parser.add_argument("--no-flip", action="store_true", help="disable the flip test (faster, a little less accurate)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0], metavar="S",
                         help="test scales (default: 1.0; several must include 1.0)")
@@ -108,23 +121,38 @@ def check_model_options(args: argparse.Namespace) -> None:
     check_predictor_options(scales=args.scales, input_size=args.input_size,
                             detection_threshold=args.detection_threshold, max_people=args.max_people,
                             names=_OPTION_NAMES)
+    if args.threads is not None and args.threads < 1:
+        raise CliError(f"--threads must be >= 1, got {args.threads}")
+    suffix = Path(args.model).suffix.lower() if args.model is not None else ""
+    if suffix in (".onnx", ".xml"):
+        if args.device != "cpu":
+            raise CliError(f"--device {args.device}: exported models run on the CPU (onnxruntime, OpenVINO)")
+        if args.backend == "torch" or (suffix == ".xml" and args.backend == "onnxruntime"):
+            raise CliError(f"--backend {args.backend}: {args.model} runs on "
+                           f"{'onnxruntime or openvino' if suffix == '.onnx' else 'openvino'}")
+    elif args.backend not in (None, "torch") and args.device != "cpu":
+        raise CliError(f"--device {args.device}: the {args.backend} backend runs on the CPU")
 
 
 def build_predictor(args: argparse.Namespace, skeleton: Any = None) -> Any:
     """A :class:`~litepose.Predictor` from the options of :func:`add_model_arguments`."""
 
     from litepose.inference.predictor import Predictor
-    from litepose.models.checkpoint import CheckpointError
 
     if skeleton is None and args.joints is not None:
         skeleton = args.joints
     try:
         return Predictor(args.model, device=args.device, flip_test=not args.no_flip, scales=tuple(args.scales),
                          input_size=args.input_size, skeleton=skeleton, joint_order=args.joint_order,
-                         detection_threshold=args.detection_threshold, max_people=args.max_people)
-    except CheckpointError as err:
-        # The checkpoint report spans lines (missing keys, shapes, hint); the CLI reports one line.
-        raise CliError("; ".join(line.strip() for line in str(err).splitlines() if line.strip())) from None
+                         detection_threshold=args.detection_threshold, max_people=args.max_people,
+                         backend=args.backend, threads=args.threads)
+    except ValueError as err:
+        # A checkpoint report spans lines (missing keys, shapes, hint); the CLI reports one line. (The
+        # checkpoint module is looked up, not imported: an exported model runs without torch.)
+        checkpoint = sys.modules.get("litepose.models.checkpoint")
+        if checkpoint is not None and isinstance(err, checkpoint.CheckpointError):
+            raise CliError("; ".join(line.strip() for line in str(err).splitlines() if line.strip())) from None
+        raise
 
 
 def image_ids(paths: Sequence[Path]) -> list[int]:
