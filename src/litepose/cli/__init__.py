@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "eval": "litepose.cli.eval",
     "predict": "litepose.cli.predict",
     "bench": "litepose.cli.bench",
+    "export": "litepose.cli.export",
     "search": "litepose.cli.search",
 }
 

@@ -2,8 +2,15 @@
 
 One job per module:
 
-* :mod:`~litepose.export.onnx` — :func:`export_onnx` (a LitePose to an ``.onnx`` file, checked
-  against PyTorch with onnxruntime) and :func:`onnx_bytes` (any module, in memory);
+* :mod:`~litepose.export.exporter` — :func:`export_model`: a pose network to an ONNX or OpenVINO
+  file in fp32, fp16, bf16 or int8, BatchNorm folded, verified against PyTorch, with its
+  :class:`~litepose.runtime.metadata.ModelMetadata` inside (``litepose export``);
+* :mod:`~litepose.export.onnx` — the ONNX graph (folded, dynamic batch), its metadata, and
+  :func:`export_onnx` (the fp32 file in one call) and :func:`onnx_bytes` (any module, in memory);
+* :mod:`~litepose.export.openvino_ir` — conversion to OpenVINO IR, inference precision, atomic saving;
+* :mod:`~litepose.export.quantize` — calibration inputs from images, the layers kept in float, NNCF
+  (OpenVINO) and onnxruntime static QDQ quantization;
+* :mod:`~litepose.export.verify` — an exported network against PyTorch, output by output;
 * :mod:`~litepose.export.runners` — the backends a network is timed on (``torch``,
   ``onnxruntime``) with pinned thread counts: :func:`open_runner`;
 * :mod:`~litepose.export.timing` — the timing loop, :class:`LatencyResult` and :func:`host_id`;
@@ -28,6 +35,9 @@ from typing import Any
 
 # public name -> module that defines it (loaded on first access)
 _NAMES = {
+    "export_model": "exporter",
+    "ExportReport": "exporter",
+    "check_export_options": "exporter",
     "export_onnx": "onnx",
     "onnx_bytes": "onnx",
     "OnnxExport": "onnx",

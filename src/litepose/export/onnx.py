@@ -1,11 +1,17 @@
-"""ONNX export of LitePose (and of any module, for per-piece timing), checked with onnxruntime.
+"""The ONNX graph of a pose network: BatchNorm folded, a dynamic batch axis, metadata, checked with onnxruntime.
 
-:func:`export_onnx` writes a LitePose as an ONNX graph with one input ``image`` ``[1, 3, H, W]``
-and the two raw outputs ``stride4`` ``[1, 2J, H/4, W/4]`` and ``stride2`` ``[1, J, H/2, W/2]``
-(the same as :class:`~litepose.models.LitePoseOutput`), written atomically, after checking that
-onnxruntime reproduces PyTorch's outputs within ``1e-4`` relative error (max absolute difference
-over the largest magnitude of each output). This is the minimal export the latency measurement
-needs; BatchNorm folding, metadata and reduced precision belong to the deployment issue.
+:func:`onnx_graph` traces a LitePose (any module with one image input and the two outputs of
+:class:`~litepose.models.LitePoseOutput`) after :func:`~litepose.models.fuse.fold_batchnorm`, so the
+graph has no ``BatchNormalization`` node, not even after the fusion head's summed deconvs, which the
+stock exporter leaves in. One input ``image`` ``[N, 3, H, W]`` and two outputs ``stride4``
+``[N, 2J, H/4, W/4]`` and ``stride2`` ``[N, J, H/2, W/2]``. The batch axis is always dynamic (the
+predictor runs the flip test as a batch of two); height and width are fixed at the traced size
+unless ``dynamic``.
+
+:func:`embed_metadata` writes a :class:`~litepose.runtime.metadata.ModelMetadata` into the model's
+``metadata_props`` (key :data:`~litepose.runtime.metadata.METADATA_KEY`). :func:`check_onnx` runs a
+graph in onnxruntime against PyTorch; :func:`export_onnx` is the fp32 file in one call (what
+``litepose export --format onnx`` does without options, see :mod:`litepose.export.exporter`).
 
 The TorchScript-based exporter is used (``dynamo=False``): it needs no extra package, and LitePose
 is a static graph it traces exactly.
@@ -17,20 +23,116 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from litepose.io import atomic_write_bytes
+from litepose.models.fuse import fold_batchnorm
 from litepose.runtime.from_torch import DEFAULT_OPSET, onnx_bytes
+from litepose.runtime.metadata import METADATA_KEY, ModelMetadata
 from litepose.runtime.sessions import ort_session
 
-__all__ = ["DEFAULT_OPSET", "OnnxExport", "check_onnx", "export_onnx", "onnx_bytes", "ort_session"]
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "MIN_OPSET", "OUTPUT_NAMES", "OnnxExport", "check_onnx", "embed_metadata",
+           "export_onnx", "input_hw", "onnx_bytes", "onnx_graph", "ort_session", "read_metadata"]
 
 PARITY_RTOL = 1e-4
+MIN_OPSET = 17
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("stride4", "stride2")
+
+
+def input_hw(input_size: int | Sequence[int]) -> tuple[int, int]:
+    """``(H, W)`` from a side or a pair, checked: positive multiples of 32 (the network's total stride)."""
+    if isinstance(input_size, int):
+        h = w = input_size
+    else:
+        h, w = (int(v) for v in input_size)
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise ValueError(f"input size must be positive multiples of 32, got {h}x{w}")
+    return h, w
+
+
+def onnx_graph(model: nn.Module, input_size: int | Sequence[int], *, dynamic: bool = False,
+               opset: int = DEFAULT_OPSET, fold: bool = True) -> onnx.ModelProto:
+    """The ONNX model of ``model`` traced at ``input_size`` (see the module docstring).
+
+    Args:
+        model: a LitePose (left as it was: folding works on a copy).
+        input_size: the traced side or ``(H, W)``, multiples of 32.
+        dynamic: let height and width vary too (the batch always does).
+        opset: ONNX opset, at least :data:`MIN_OPSET` (17).
+        fold: fold BatchNorm first (:func:`~litepose.models.fuse.fold_batchnorm`).
+    """
+    import onnx
+
+    h, w = input_hw(input_size)
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset must be >= {MIN_OPSET}, got {opset}")
+    net = fold_batchnorm(model) if fold else model
+    x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAMES[0]: {0: "batch"}, OUTPUT_NAMES[1]: {0: "batch"}}
+    if dynamic:
+        axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                OUTPUT_NAMES[0]: {0: "batch", 2: "height_4", 3: "width_4"},
+                OUTPUT_NAMES[1]: {0: "batch", 2: "height_2", 3: "width_2"}}
+    proto = onnx.load_from_string(onnx_bytes(net, (x,), opset=opset, input_names=(INPUT_NAME,),
+                                             output_names=OUTPUT_NAMES, dynamic_axes=axes))
+    proto.producer_name = "litepose"
+    _materialize_shared_initializers(proto)
+    return proto
+
+
+def _materialize_shared_initializers(proto: onnx.ModelProto) -> None:
+    """Replace ``Identity(initializer)`` nodes by initializers of their own.
+
+    The exporter stores equal tensors once and feeds the other users through ``Identity`` nodes (after
+    folding, a zero-initialised network's biases are all equal); quantizers expect every conv bias
+    to be an initializer.
+    """
+    import onnx
+
+    inits = {t.name: t for t in proto.graph.initializer}
+    graph_outputs = {o.name for o in proto.graph.output}
+    keep = []
+    for node in proto.graph.node:
+        if node.op_type == "Identity" and node.input[0] in inits and node.output[0] not in graph_outputs:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(inits[node.input[0]])
+            copy.name = node.output[0]
+            proto.graph.initializer.append(copy)
+        else:
+            keep.append(node)
+    if len(keep) != len(proto.graph.node):
+        del proto.graph.node[:]
+        proto.graph.node.extend(keep)
+
+
+def embed_metadata(proto: onnx.ModelProto, metadata: ModelMetadata) -> onnx.ModelProto:
+    """Write ``metadata`` into ``proto.metadata_props`` (replacing an earlier litepose entry); returns ``proto``."""
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_KEY]
+    del proto.metadata_props[:]
+    for key, value in [*kept, (METADATA_KEY, metadata.to_json())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    return proto
+
+
+def read_metadata(source: onnx.ModelProto | str | os.PathLike[str]) -> ModelMetadata:
+    """The :class:`ModelMetadata` of an ONNX model or file (``ValueError`` naming the file if it has none)."""
+    import onnx
+
+    name = "ONNX model" if isinstance(source, onnx.ModelProto) else str(source)
+    proto = source if isinstance(source, onnx.ModelProto) else onnx.load(os.fspath(source), load_external_data=False)
+    for prop in proto.metadata_props:
+        if prop.key == METADATA_KEY:
+            return ModelMetadata.from_json(prop.value, source=name)
+    raise ValueError(f"{name}: no litepose metadata (metadata_props[{METADATA_KEY!r}])")
 
 
 def check_onnx(model: bytes | str | os.PathLike[str], module: nn.Module, inputs: Sequence[Tensor], *,
@@ -79,42 +181,35 @@ class OnnxExport:
     max_rel_error: float
 
 
-def _hw(input_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(input_size, int):
-        return input_size, input_size
-    h, w = (int(v) for v in input_size)
-    return h, w
-
-
 def export_onnx(model: nn.Module, path: str | os.PathLike[str], *, input_size: int | Sequence[int],
-                opset: int = DEFAULT_OPSET, dynamic: bool = False, check: bool = True) -> OnnxExport:
-    """Export a LitePose to ``path`` (atomically: a failed export leaves no file and no previous one damaged).
+                opset: int = DEFAULT_OPSET, dynamic: bool = False, check: bool = True,
+                metadata: ModelMetadata | None = None) -> OnnxExport:
+    """Write an fp32 ONNX file of a LitePose, BatchNorm folded (atomically: a failed export leaves no file
+    and no previous one damaged).
 
     Args:
         model: a :class:`~litepose.models.LitePose` (any module with one image input works).
         path: the ``.onnx`` file to write.
         input_size: the side (or ``(H, W)``) of the traced input; multiples of 32.
-        opset: ONNX opset (>= 17 recommended: the deployment targets need it).
-        dynamic: let height and width vary (the batch stays 1).
-        check: compare onnxruntime with PyTorch on a random input (and, when ``dynamic``, on a second,
-            larger size) and refuse a result beyond ``1e-4`` relative error.
+        opset: ONNX opset (>= 17).
+        dynamic: let height and width vary (the batch always does).
+        check: compare onnxruntime with PyTorch on a random batch of two (and, when ``dynamic``, on a
+            second, larger size) and refuse a result beyond ``1e-4`` relative error.
+        metadata: written into the file when given (:func:`litepose.export.export_model` always
+            writes it; this lower-level call leaves it to the caller).
 
     Returns:
         An :class:`OnnxExport` with the measured error (0 when ``check`` is off).
     """
-    h, w = _hw(input_size)
-    if h <= 0 or w <= 0 or h % 32 or w % 32:
-        raise ValueError(f"input_size must be positive multiples of 32, got {h}x{w}")
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 3, h, w, generator=generator)
-    axes = None
-    if dynamic:
-        axes = {INPUT_NAME: {2: "height", 3: "width"}, OUTPUT_NAMES[0]: {2: "height4", 3: "width4"},
-                OUTPUT_NAMES[1]: {2: "height2", 3: "width2"}}
-    data = onnx_bytes(model, (x,), opset=opset, input_names=(INPUT_NAME,), output_names=OUTPUT_NAMES,
-                      dynamic_axes=axes)
+    h, w = input_hw(input_size)
+    proto = onnx_graph(model, (h, w), dynamic=dynamic, opset=opset)
+    if metadata is not None:
+        embed_metadata(proto, metadata)
+    data = proto.SerializeToString()
     error = 0.0
     if check:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(2, 3, h, w, generator=generator)
         error = check_onnx(data, model, (x,), source=f"ONNX export to {path}")
         if dynamic:
             other = torch.randn(1, 3, h + 32, w + 64, generator=generator)
