@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["box_area", "match", "oks_matrix"]
+__all__ = ["box_area", "match", "oks_matrix", "pose_nms"]
 
 
 def box_area(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -60,12 +60,13 @@ def oks_matrix(track_points: np.ndarray, track_valid: np.ndarray, detections: np
     return np.where(count >= max(1, min_common), total / np.maximum(count, 1), 0.0)
 
 
-def match(similarity: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match(similarity: np.ndarray, threshold: float, *, allowed: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The assignment that maximises the summed similarity, keeping pairs at or above ``threshold``.
 
     Uses :func:`scipy.optimize.linear_sum_assignment` (Hungarian / Jonker-Volgenant) on ``1 - s``;
     pairs below the threshold are excluded before the assignment (so they cannot displace a valid
-    pair), not dropped after it.
+    pair), not dropped after it. ``allowed`` (a bool matrix) replaces the threshold test as the gate.
 
     Returns:
         ``(pairs (M, 2) as (row, column), unmatched rows, unmatched columns)``.
@@ -74,10 +75,38 @@ def match(similarity: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndar
     rows, cols = sim.shape
     if rows == 0 or cols == 0:
         return np.zeros((0, 2), dtype=np.int64), np.arange(rows), np.arange(cols)
-    allowed = sim >= threshold
+    allowed = sim >= threshold if allowed is None else np.asarray(allowed, dtype=bool)
     # A forbidden pair costs more than any set of allowed ones, so it is only chosen when nothing else is.
     cost = np.where(allowed, 1.0 - sim, 1.0 + min(rows, cols))
     r, c = linear_sum_assignment(cost)
     keep = allowed[r, c]
     pairs = np.stack([r[keep], c[keep]], axis=1).astype(np.int64)
-    return (pairs, np.setdiff1d(np.arange(rows), pairs[:, 0]), np.setdiff1d(np.arange(cols), pairs[:, 1]))
+    row_free = np.ones(rows, dtype=bool)
+    col_free = np.ones(cols, dtype=bool)
+    row_free[pairs[:, 0]] = False
+    col_free[pairs[:, 1]] = False
+    return pairs, np.flatnonzero(row_free), np.flatnonzero(col_free)
+
+
+def pose_nms(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarray, sigmas: np.ndarray,
+             threshold: float) -> np.ndarray:
+    """Which poses to keep: a pose is a duplicate when its OKS with a kept, higher-scored pose is >= ``threshold``.
+
+    Bottom-up decoders sometimes return a person twice (a fragment completed by refinement): those
+    copies have OKS 0.6-1.0 with the original, while different people rarely exceed 0.4.
+
+    Shapes: keypoints ``(N, K, 2+)``, scores ``(N,)``, valid ``(N, K)`` -> keep ``(N,)`` bool.
+    """
+    kpts = np.asarray(keypoints, dtype=np.float64)
+    n = kpts.shape[0]
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    sim = oks_matrix(kpts[:, :, :2], valid, kpts, valid, sigmas)  # row i: OKS in pose i's area
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    for i in order:
+        if keep[i]:
+            keep[(sim[i] >= threshold) & (rank > rank[i])] = False
+    return keep

@@ -15,7 +15,8 @@ The filter is only the tracker's predictor (for association); the smoothing of w
 One-Euro filter's job (:mod:`litepose.tracking.smoothing`).
 
 Shapes: ``K`` keypoints; positions and velocities ``(K, 2)``, covariances ``(K, 3)`` as
-``(p_pos, p_pos_vel, p_vel)``.
+``(p_pos, p_pos_vel, p_vel)``. Every function also takes a batch of ``T`` people at once: ``(T, K, 2)``,
+``(T, K, 3)`` and so on, with ``dt`` and ``size`` as floats or ``(T,)`` arrays.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class KalmanState:
 
 def kalman_start(points: np.ndarray, observed: np.ndarray, size: float, *, measurement_std: float,
                  velocity_std: float) -> KalmanState:
-    """A state from a first measurement: observed keypoints at their place, all at rest.
+    """A state from a first measurement: observed keypoints at their place, all at rest (one person).
 
     Args:
         points: ``(K, 2)`` positions.
@@ -65,18 +66,28 @@ def kalman_start(points: np.ndarray, observed: np.ndarray, size: float, *, measu
                        seen=np.asarray(observed, dtype=bool).copy())
 
 
-def kalman_predict(state: KalmanState, dt: float, size: float, *, accel_std: float) -> KalmanState:
+def _per_person(value: float | np.ndarray) -> np.ndarray:
+    """A float, or one value per person of a batch, broadcastable against ``(..., K)``."""
+    v = np.asarray(value, dtype=np.float64)
+    return v[..., None] if v.ndim else v
+
+
+def kalman_predict(state: KalmanState, dt: float | np.ndarray, size: float | np.ndarray, *,
+                   accel_std: float) -> KalmanState:
     """The state ``dt`` seconds later (pure)."""
-    q = (accel_std * size) ** 2
-    p00, p01, p11 = state.covariance.T
-    cov = np.stack([p00 + 2 * dt * p01 + dt * dt * p11 + q * dt ** 3 / 3,
-                    p01 + dt * p11 + q * dt * dt / 2,
-                    p11 + q * dt], axis=1)
-    return KalmanState(position=state.position + state.velocity * dt, velocity=state.velocity, covariance=cov,
-                       seen=state.seen)
+    dt_k = _per_person(dt)
+    q = (accel_std * _per_person(size)) ** 2
+    cov = state.covariance
+    p00, p01, p11 = cov[..., 0], cov[..., 1], cov[..., 2]
+    out = np.empty_like(cov)
+    out[..., 0] = p00 + 2 * dt_k * p01 + dt_k * dt_k * p11 + q * dt_k ** 3 / 3
+    out[..., 1] = p01 + dt_k * p11 + q * dt_k * dt_k / 2
+    out[..., 2] = p11 + q * dt_k
+    return KalmanState(position=state.position + state.velocity * dt_k[..., None], velocity=state.velocity,
+                       covariance=out, seen=state.seen)
 
 
-def kalman_update(state: KalmanState, points: np.ndarray, weight: np.ndarray, size: float, *,
+def kalman_update(state: KalmanState, points: np.ndarray, weight: np.ndarray, size: float | np.ndarray, *,
                   measurement_std: float) -> KalmanState:
     """Fold in a measurement (pure).
 
@@ -92,19 +103,25 @@ def kalman_update(state: KalmanState, points: np.ndarray, weight: np.ndarray, si
     w = np.asarray(weight, dtype=np.float64)
     observed = w > 0
     first = observed & ~state.seen  # a joint seen for the first time starts at its measurement
-    r = (measurement_std * size) ** 2 / np.maximum(w, 1e-6)
-    p00, p01, p11 = state.covariance.T
+    r = (measurement_std * _per_person(size)) ** 2 / np.maximum(w, 1e-6)
+    cov = state.covariance
+    p00, p01, p11 = cov[..., 0], cov[..., 1], cov[..., 2]
     s = p00 + r
     k0 = np.where(observed, p00 / s, 0.0)
     k1 = np.where(observed, p01 / s, 0.0)
     innovation = z - state.position
-    position = state.position + k0[:, None] * innovation
-    velocity = state.velocity + k1[:, None] * innovation
-    cov = np.stack([(1 - k0) * p00, (1 - k0) * p01, p11 - k1 * p01], axis=1)
+    position = state.position + k0[..., None] * innovation
+    velocity = state.velocity + k1[..., None] * innovation
+    out = np.empty_like(cov)
+    out[..., 0] = (1 - k0) * p00
+    out[..., 1] = (1 - k0) * p01
+    out[..., 2] = p11 - k1 * p01
     if first.any():
         position[first] = z[first]
-        # borrow the velocity of the joints already tracked: a new joint moves with its person
-        known = state.seen & observed
-        velocity[first] = state.velocity[known].mean(axis=0) if known.any() else 0.0
-        cov[first, 0] = r[first]
-    return KalmanState(position=position, velocity=velocity, covariance=cov, seen=state.seen | observed)
+        # borrow the mean velocity of the person's joints already tracked: a new joint moves with its person
+        known = (state.seen & observed)[..., None]
+        mean_velocity = (state.velocity * known).sum(axis=-2, keepdims=True) / np.maximum(known.sum(axis=-2,
+                                                                                                  keepdims=True), 1)
+        velocity = np.where(first[..., None], mean_velocity, velocity)
+        out[..., 0] = np.where(first, r, out[..., 0])
+    return KalmanState(position=position, velocity=velocity, covariance=out, seen=state.seen | observed)

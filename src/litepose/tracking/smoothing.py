@@ -6,7 +6,7 @@ sample ``x`` at time ``t`` (``dt`` seconds after the previous one)::
 
     alpha(fc, dt) = 1 / (1 + 1 / (2 pi fc dt))                 # smoothing_factor
     dx      = (x - x_hat_prev) / dt                            # speed, units per second
-    dx_hat  = dx_hat_prev + alpha(d_cutoff, dt) (dx - dx_hat_prev)
+    dx_hat  = dx_hat_prev + alpha(d_cutoff, dt) (dx - dx_hat_prev)   # dx itself at the second sample
     cutoff  = min_cutoff + beta |dx_hat| / scale
     x_hat   = x_hat_prev + alpha(cutoff, dt) (x - x_hat_prev)
 
@@ -22,10 +22,13 @@ near (big) and a far (small) person alike; with ``scale=1`` it is the per-pixel 
 reference. The derivative is taken from the previous *filtered* value (as in the paper's algorithm
 and most implementations).
 
-Defaults (:class:`OneEuroConfig`): ``min_cutoff=1.0`` Hz, ``beta=1.0`` per (size/s), ``d_cutoff=1.0``
-Hz, chosen on noisy synthetic walking tracks (``benchmarks/bench_tracking.py``). Lag: on a point moving
-steadily at ``v`` sizes/s the output trails by ``1 / (2 pi (min_cutoff + beta v))`` seconds (a first-order
-low-pass filter's ramp lag, at any frame rate): 159 ms for a still-starting point, 80 ms at 1 size/s.
+Defaults (:class:`OneEuroConfig`): ``min_cutoff=1.0`` Hz, ``beta=3.0`` per (size/s), ``d_cutoff=1.0``
+Hz, ``full_confidence=0.3``, chosen on noisy synthetic walking tracks (``benchmarks/bench_tracking.py``:
+jitter more than halved with a lower position error than the raw detections; lower cutoffs, a lower
+``beta`` or a higher ``full_confidence`` smooth more but lag more). Lag: on a point moving steadily at
+``v`` sizes/s the output trails by ``1 / (2 pi (min_cutoff + beta v))`` seconds (a first-order low-pass
+filter's ramp lag, the same at any frame rate): 159 ms as a point starts to move, 64 ms at 0.5 size/s
+(a calm walk), 40 ms at 1 size/s.
 
 Confidence. A sample with confidence ``c`` moves the filter by ``w = min(1, c / full_confidence)`` of
 its usual step (both filters): a low-confidence point moves less. Below ``min_confidence`` a point
@@ -72,10 +75,10 @@ class OneEuroConfig:
     """
 
     min_cutoff: float = 1.0
-    beta: float = 1.0
+    beta: float = 3.0
     d_cutoff: float = 1.0
     min_confidence: float = 0.1
-    full_confidence: float = 0.5
+    full_confidence: float = 0.3
     max_gap: int = 3
 
     def __post_init__(self) -> None:
@@ -102,14 +105,18 @@ class OneEuroState:
         confidence: the last usable confidence of each point. Shapes: ``(...)``.
         gap: missing updates in a row of each point; ``-1`` for a point the filter does not hold
             (never seen, or dropped after a gap longer than ``max_gap``). Shapes: ``(...)`` int.
-        time: timestamp of the last update, seconds.
+        samples: usable samples of each point since the filter took it up. Shapes: ``(...)`` int.
+        time: timestamp of the last update, seconds: a float, or an array broadcastable to the
+            points' leading shape (e.g. ``(T, 1)`` for the ``(T, K)`` joints of ``T`` people updated
+            together, each last seen at its own time).
     """
 
     value: np.ndarray
     derivative: np.ndarray
     confidence: np.ndarray
     gap: np.ndarray
-    time: float
+    samples: np.ndarray
+    time: float | np.ndarray
 
 
 def smoothing_factor(cutoff: float | np.ndarray, dt: float) -> float | np.ndarray:
@@ -129,17 +136,18 @@ def lag_seconds(config: OneEuroConfig, speed: float) -> float:
     return 1.0 / (2.0 * math.pi * (config.min_cutoff + config.beta * abs(speed)))
 
 
-def pose_size(keypoints: np.ndarray, min_confidence: float = 0.1) -> float:
+def pose_size(keypoints: np.ndarray, min_confidence: float = 0.1) -> float | np.ndarray:
     """A person's size in pixels: the longer side of the box around its confident joints (>= 1).
 
-    Shapes: keypoints ``(K, 3)`` ``(x, y, confidence)``.
+    Shapes: keypoints ``(K, 3)`` ``(x, y, confidence)`` -> a float, or ``(N, K, 3)`` -> ``(N,)``.
     """
     kpts = np.asarray(keypoints, dtype=np.float64)
-    ok = kpts[:, 2] >= min_confidence
-    if ok.sum() < 2:
-        return 1.0
-    span = kpts[ok, :2].max(axis=0) - kpts[ok, :2].min(axis=0)
-    return float(max(1.0, span.max()))
+    ok = kpts[..., 2] >= min_confidence
+    lo = np.where(ok[..., None], kpts[..., :2], np.inf).min(axis=-2)
+    hi = np.where(ok[..., None], kpts[..., :2], -np.inf).max(axis=-2)
+    size = np.where(ok.sum(axis=-1) >= 2, (hi - lo).max(axis=-1), 1.0)
+    size = np.maximum(size, 1.0)
+    return float(size) if size.ndim == 0 else size
 
 
 def _as_inputs(points: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -162,12 +170,12 @@ def one_euro_start(points: np.ndarray, time: float, confidence: np.ndarray | Non
     x, c = _as_inputs(points, confidence)
     usable = c >= cfg.min_confidence
     return OneEuroState(value=x.copy(), derivative=np.zeros_like(x), confidence=np.where(usable, c, 0.0),
-                        gap=np.where(usable, 0, -1), time=float(time))
+                        gap=np.where(usable, 0, -1), samples=usable.astype(np.int64), time=float(time))
 
 
 def one_euro_step(state: OneEuroState, points: np.ndarray, time: float, confidence: np.ndarray | None = None,
                   *, config: OneEuroConfig | None = None,
-                  scale: float = 1.0) -> tuple[OneEuroState, np.ndarray, np.ndarray, np.ndarray]:
+                  scale: float | np.ndarray = 1.0) -> tuple[OneEuroState, np.ndarray, np.ndarray, np.ndarray]:
     """Filter one new sample (pure: ``state`` is not changed).
 
     Args:
@@ -176,7 +184,8 @@ def one_euro_step(state: OneEuroState, points: np.ndarray, time: float, confiden
         time: timestamp in seconds, later than ``state.time``.
         confidence: per-point confidence (default: all 1). Shapes: ``(...)``.
         config: filter settings (default :class:`OneEuroConfig`).
-        scale: the person's size in pixels (speeds are divided by it before ``beta`` applies).
+        scale: the person's size in pixels (speeds are divided by it before ``beta`` applies); a
+            float, or an array broadcastable to ``(...)`` (one size per person of a batch).
 
     Returns:
         ``(new_state, smoothed, confidence_out, filled)``: the smoothed positions ``(..., D)`` (raw
@@ -190,11 +199,14 @@ def one_euro_step(state: OneEuroState, points: np.ndarray, time: float, confiden
     x, c = _as_inputs(points, confidence)
     if x.shape != state.value.shape:
         raise ValueError(f"points shape {x.shape} differs from the filter's {state.value.shape}")
-    dt = float(time) - state.time
-    if not dt > 0:
+    dt = float(time) - np.asarray(state.time, dtype=np.float64)
+    if not (dt > 0).all():
         raise ValueError(f"timestamps must increase: {time} after {state.time}")
-    if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale}")
+    size = np.asarray(scale, dtype=np.float64)
+    if not (np.isfinite(size) & (size > 0)).all():
+        raise ValueError(f"scale must be finite and > 0, got {scale}")
+    dt_x = dt[..., None] if dt.ndim else dt  # per point -> per coordinate
+    size_x = size[..., None] if size.ndim else size
 
     usable = c >= cfg.min_confidence
     held = state.gap >= 0
@@ -202,23 +214,26 @@ def one_euro_step(state: OneEuroState, points: np.ndarray, time: float, confiden
     start = usable & ~held
     missing = ~usable & held
 
-    w = np.minimum(1.0, c / cfg.full_confidence)[..., None] * update[..., None]
-    speed_raw = (x - state.value) / dt
-    derivative = state.derivative + (smoothing_factor(cfg.d_cutoff, dt) * w) * (speed_raw - state.derivative)
-    speed = np.linalg.norm(derivative, axis=-1, keepdims=True) / scale
-    alpha = smoothing_factor(cfg.min_cutoff + cfg.beta * speed, dt) * w
-    value = state.value + alpha * (x - state.value)
+    w = (np.minimum(1.0, c / cfg.full_confidence) * update)[..., None]
+    speed_raw = (x - state.value) / dt_x
+    derivative = state.derivative + (smoothing_factor(cfg.d_cutoff, dt_x) * w) * (speed_raw - state.derivative)
+    # the second sample of a point has no speed history to smooth: take its speed as it is (starting
+    # from zero would make every track that begins in motion lag behind for its first frames)
+    second = update & (state.samples == 1)
+    derivative[second] = speed_raw[second]
+    speed = np.sqrt((derivative * derivative).sum(axis=-1, keepdims=True)) / size_x
+    value = state.value + (smoothing_factor(cfg.min_cutoff + cfg.beta * speed, dt_x) * w) * (x - state.value)
 
     gap = np.where(update | start, 0, np.where(missing, state.gap + 1, -1))
     fill = missing & (gap <= cfg.max_gap)
-    gap = np.where(missing & ~fill, -1, gap)
-    value = np.where(fill[..., None], state.value + state.derivative * dt, value)
-    value = np.where(start[..., None], x, value)
-    derivative = np.where(start[..., None], 0.0, derivative)
-    confidence_state = np.where(usable, c, state.confidence)
+    gap[missing & ~fill] = -1
+    value = np.where(fill[..., None], state.value + state.derivative * dt_x, value)
+    value[start] = x[start]
+    derivative[start] = 0.0
 
-    new_state = OneEuroState(value=value, derivative=derivative, confidence=confidence_state, gap=gap,
-                             time=float(time))
+    samples = np.where(start, 1, np.where(update, state.samples + 1, np.where(gap >= 0, state.samples, 0)))
+    new_state = OneEuroState(value=value, derivative=derivative, confidence=np.where(usable, c, state.confidence),
+                             gap=gap, samples=samples, time=float(time))
     out = np.where((gap >= 0)[..., None], value, x)
     conf_out = np.where(fill, state.confidence, c)
     return new_state, out, conf_out, fill
@@ -229,7 +244,7 @@ class OneEuroFilter:
 
     Example::
 
-        f = OneEuroFilter(OneEuroConfig(min_cutoff=1.0, beta=1.0))
+        f = OneEuroFilter(OneEuroConfig(min_cutoff=1.0, beta=3.0))
         for t, kpts in frames:                 # kpts (K, 3): x, y, confidence; t in seconds
             xy, conf, filled = f(kpts[:, :2], t, kpts[:, 2], scale=pose_size(kpts))
     """

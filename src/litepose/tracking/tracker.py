@@ -37,9 +37,9 @@ from typing import Any, Literal
 import numpy as np
 
 from litepose.skeleton import Skeleton, get_skeleton, load_skeleton
-from litepose.tracking.association import match, oks_matrix
+from litepose.tracking.association import match, oks_matrix, pose_nms
 from litepose.tracking.motion import KalmanState, kalman_predict, kalman_start, kalman_update
-from litepose.tracking.smoothing import OneEuroConfig, OneEuroFilter, pose_size
+from litepose.tracking.smoothing import OneEuroConfig, OneEuroState, one_euro_start, one_euro_step, pose_size
 
 __all__ = ["TrackedPoses", "Tracker", "TrackerConfig"]
 
@@ -50,6 +50,9 @@ class TrackerConfig:
 
     Attributes:
         oks_threshold: least OKS between a track's predicted pose and a detection to match them.
+        nms_threshold: a detection whose OKS with a higher-scored one of the same frame reaches this
+            is a duplicate (bottom-up decoders sometimes return a person twice): it is reported
+            untracked and never matched. Above 1: no suppression.
         min_hits: matched frames (the first included) before a track is confirmed and gets an id.
         max_age: seconds a confirmed track survives without a match.
         min_score: least person score for a detection to start a track.
@@ -62,9 +65,14 @@ class TrackerConfig:
         velocity_std: Kalman prior velocity spread of a new track, person sizes per second.
         fill_frames: a confirmed track that the detector misses is still reported, at its
             predicted pose, for this many frames in a row (0: never).
+        embedding_weight: with embeddings passed to :meth:`Tracker.update` (an appearance or
+            identity vector per detection), the association maximises ``OKS - embedding_weight *
+            min(1, distance)`` (L2 distance to the track's running mean embedding); OKS alone still
+            gates the pairs. 0 ignores embeddings.
     """
 
     oks_threshold: float = 0.2
+    nms_threshold: float = 0.5
     min_hits: int = 2
     max_age: float = 1.0
     min_score: float = 0.2
@@ -76,6 +84,7 @@ class TrackerConfig:
     measurement_std: float = 0.03
     velocity_std: float = 1.0
     fill_frames: int = 0
+    embedding_weight: float = 0.0
 
     def __post_init__(self) -> None:
         def check(name: str, ok: bool, what: str) -> None:
@@ -86,6 +95,7 @@ class TrackerConfig:
             return not isinstance(v, bool) and isinstance(v, (int, np.integer))
 
         check("oks_threshold", 0 < self.oks_threshold <= 1, "in (0, 1]")
+        check("nms_threshold", self.nms_threshold > 0, "a number > 0")
         check("min_hits", is_int(self.min_hits) and self.min_hits >= 1, "an integer >= 1")
         check("max_age", math.isfinite(self.max_age) and self.max_age >= 0, "a number of seconds >= 0")
         check("min_score", math.isfinite(self.min_score), "a finite number")
@@ -96,6 +106,8 @@ class TrackerConfig:
         for name in ("accel_std", "measurement_std", "velocity_std"):
             check(name, math.isfinite(getattr(self, name)) and getattr(self, name) > 0, "a finite number > 0")
         check("fill_frames", is_int(self.fill_frames) and self.fill_frames >= 0, "an integer >= 0")
+        check("embedding_weight", math.isfinite(self.embedding_weight) and self.embedding_weight >= 0,
+              "a finite number >= 0")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -163,7 +175,8 @@ class _Track:
     hits: int = 1
     misses: int = 0      # frames in a row without a match
     track_id: int = -1
-    smoother: OneEuroFilter | None = None
+    smooth: OneEuroState | None = None  # the One-Euro filter's memory, when smoothing
+    embedding: np.ndarray | None = None  # running mean of the matched detections' embeddings
 
     def expected(self, time: float, motion: str) -> np.ndarray:
         """Where the joints should be at ``time``."""
@@ -249,13 +262,16 @@ class Tracker:
             raise ValueError(f"timestamps must increase: {t} s after {self._time} s")
         return kpts, sc, t
 
-    def update(self, keypoints: np.ndarray, scores: np.ndarray | None = None, *, timestamp: float) -> TrackedPoses:
+    def update(self, keypoints: np.ndarray, scores: np.ndarray | None = None, *, timestamp: float,
+               embeddings: np.ndarray | None = None) -> TrackedPoses:
         """Track one frame's poses.
 
         Args:
             keypoints: ``(N, K, 3)`` ``(x, y, confidence)`` in image pixels (``N`` may be 0).
             scores: ``(N,)`` person scores (default: mean joint confidence).
             timestamp: the frame's time in seconds, later than the previous frame's.
+            embeddings: ``(N, L)`` identity vectors of the detections, used with
+                ``config.embedding_weight > 0`` (see :class:`TrackerConfig`).
 
         Returns:
             The frame's poses with their ids (see :class:`TrackedPoses`).
@@ -265,6 +281,9 @@ class Tracker:
         """
         cfg = self.config
         kpts, sc, t = self._check(keypoints, scores, timestamp)
+        emb = None
+        if embeddings is not None and cfg.embedding_weight > 0:
+            emb = np.asarray(embeddings, dtype=np.float64).reshape(len(kpts), -1)
         self._time = t
         det_valid = kpts[:, :, 2] >= cfg.min_confidence
         weights = np.where(det_valid, np.minimum(1.0, kpts[:, :, 2] / cfg.full_confidence), 0.0)
@@ -272,27 +291,33 @@ class Tracker:
         # --- association: confirmed tracks first, then tentative ones with what is left
         det_track = np.full(len(kpts), -1, dtype=np.int64)  # index into self._tracks
         free = np.arange(len(kpts))
+        if cfg.nms_threshold <= 1 and len(kpts) > 1:
+            free = free[pose_nms(kpts, sc, det_valid, self._sigmas, cfg.nms_threshold)]
         for confirmed in (True, False):
             rows = [i for i, tr in enumerate(self._tracks) if (tr.track_id >= 0) == confirmed]
             if not rows or not len(free):
                 continue
             expected = np.stack([self._tracks[i].expected(t, cfg.motion) for i in rows])
             valid = np.stack([self._tracks[i].kalman.seen for i in rows])
-            sim = oks_matrix(expected, valid, kpts[free], det_valid[free], self._sigmas)
-            pairs, _, _ = match(sim, cfg.oks_threshold)
+            oks = oks_matrix(expected, valid, kpts[free], det_valid[free], self._sigmas)
+            sim = oks if emb is None else oks - cfg.embedding_weight * self._embedding_distance(rows, emb[free])
+            pairs, _, _ = match(sim, cfg.oks_threshold, allowed=oks >= cfg.oks_threshold)
             det_track[free[pairs[:, 1]]] = np.asarray(rows, dtype=np.int64)[pairs[:, 0]]
-            free = np.setdiff1d(free, free[pairs[:, 1]])
+            free = free[det_track[free] < 0]
 
-        # --- updates of matched tracks, ageing of the others
+        # --- updates of matched tracks (all at once), ageing of the others
         matched = set(det_track[det_track >= 0].tolist())
         out_kpts = kpts.copy()
         filled = np.zeros(kpts.shape[:2], dtype=bool)
-        for d in np.flatnonzero(det_track >= 0):
-            tr = self._tracks[det_track[d]]
-            self._update_track(tr, kpts[d], weights[d], sc[d], t)
-            if tr.smoother is not None:
-                xy, conf, filled[d] = tr.smoother(kpts[d, :, :2], t, kpts[d, :, 2], scale=tr.size)
-                out_kpts[d, :, :2], out_kpts[d, :, 2] = xy, conf
+        rows = np.flatnonzero(det_track >= 0)
+        if len(rows):
+            tracks = [self._tracks[j] for j in det_track[rows]]
+            self._update_tracks(tracks, kpts[rows], weights[rows], sc[rows], t)
+            if emb is not None:
+                for tr, e in zip(tracks, emb[rows], strict=True):
+                    tr.embedding = e if tr.embedding is None else 0.5 * (tr.embedding + e)
+            if self.smoothing is not None:
+                out_kpts[rows], filled[rows] = self._smooth(tracks, kpts[rows], t)
         survivors = []
         extra: list[tuple[_Track, np.ndarray]] = []
         for i, tr in enumerate(self._tracks):
@@ -309,10 +334,11 @@ class Tracker:
                 extra.append((tr, pose))
 
         owner: list[_Track | None] = [self._tracks[j] if j >= 0 else None for j in det_track]
-        # --- new tentative tracks
+        # --- new tentative tracks (duplicates removed by the NMS are not in `free`)
         for d in free:
             if sc[d] >= cfg.min_score and det_valid[d].sum() >= cfg.min_joints:
                 owner[d] = self._new_track(kpts[d], det_valid[d], sc[d], t)
+                owner[d].embedding = None if emb is None else emb[d]
                 survivors.append(owner[d])
         self._tracks = survivors
 
@@ -326,38 +352,73 @@ class Tracker:
         return TrackedPoses(timestamp=t, keypoints=out_kpts.reshape(-1, kpts.shape[1], 3), scores=sc,
                             track_ids=ids, detection_index=index, filled_joints=filled)
 
+    def _embedding_distance(self, rows: list[int], emb: np.ndarray) -> np.ndarray:
+        """``min(1, L2 distance)`` between the tracks' embeddings and the detections' (0 without one)."""
+        out = np.zeros((len(rows), len(emb)))
+        for r, i in enumerate(rows):
+            if self._tracks[i].embedding is not None:
+                out[r] = np.minimum(1.0, np.linalg.norm(emb - self._tracks[i].embedding, axis=1))
+        return out
+
     def _new_track(self, pose: np.ndarray, valid: np.ndarray, score: float, t: float) -> _Track:
         cfg = self.config
-        size = pose_size(pose, cfg.min_confidence)
+        size = float(pose_size(pose, cfg.min_confidence))
         state = kalman_start(pose[:, :2], valid, size, measurement_std=cfg.measurement_std,
                              velocity_std=cfg.velocity_std)
         tr = _Track(kalman=state, time=t, size=size, score=float(score), confidence=pose[:, 2] * valid)
         if self.smoothing is not None:
-            tr.smoother = OneEuroFilter(self.smoothing)
-            tr.smoother(pose[:, :2], t, pose[:, 2], scale=size)
+            tr.smooth = one_euro_start(pose[:, :2], t, pose[:, 2], config=self.smoothing)
         if cfg.min_hits <= 1:
             self._confirm(tr)
         return tr
 
-    def _update_track(self, tr: _Track, pose: np.ndarray, weight: np.ndarray, score: float, t: float) -> None:
+    def _update_tracks(self, tracks: list[_Track], poses: np.ndarray, weights: np.ndarray, scores: np.ndarray,
+                       t: float) -> None:
+        """Fold matched detections into their tracks, all tracks in one batch."""
         cfg = self.config
-        size = pose_size(pose, cfg.min_confidence)
-        tr.size = 0.7 * tr.size + 0.3 * size  # a steadier scale than one frame's box
+        sizes = 0.7 * np.array([tr.size for tr in tracks]) + 0.3 * pose_size(poses, cfg.min_confidence)
+        position = np.stack([tr.kalman.position for tr in tracks])
+        seen = np.stack([tr.kalman.seen for tr in tracks])
+        measured = weights > 0
         if cfg.motion == "kalman":
-            state = kalman_predict(tr.kalman, t - tr.time, tr.size, accel_std=cfg.accel_std)
-            tr.kalman = kalman_update(state, pose[:, :2], weight, tr.size, measurement_std=cfg.measurement_std)
-        else:
-            seen = weight > 0
-            position = np.where(seen[:, None], pose[:, :2], tr.kalman.position)
-            tr.kalman = KalmanState(position=position, velocity=tr.kalman.velocity, covariance=tr.kalman.covariance,
-                                    seen=tr.kalman.seen | seen)
-        tr.time = t
-        tr.score = float(score)
-        tr.confidence = np.where(weight > 0, pose[:, 2], tr.confidence)
-        tr.hits += 1
-        tr.misses = 0
-        if tr.track_id < 0 and tr.hits >= cfg.min_hits:
-            self._confirm(tr)
+            state = KalmanState(position=position, velocity=np.stack([tr.kalman.velocity for tr in tracks]),
+                                covariance=np.stack([tr.kalman.covariance for tr in tracks]), seen=seen)
+            dt = t - np.array([tr.time for tr in tracks])
+            state = kalman_predict(state, dt, sizes, accel_std=cfg.accel_std)
+            state = kalman_update(state, poses[:, :, :2], weights, sizes, measurement_std=cfg.measurement_std)
+            position, velocity, covariance = state.position, state.velocity, state.covariance
+        else:  # no motion model: a track is where it was last seen
+            position = np.where(measured[..., None], poses[:, :, :2], position)
+            velocity = covariance = None
+        for i, tr in enumerate(tracks):
+            tr.kalman = KalmanState(position=position[i], velocity=tr.kalman.velocity if velocity is None else
+                                    velocity[i], covariance=tr.kalman.covariance if covariance is None else
+                                    covariance[i], seen=seen[i] | measured[i])
+            tr.size = float(sizes[i])
+            tr.time = t
+            tr.score = float(scores[i])
+            tr.confidence = np.where(measured[i], poses[i, :, 2], tr.confidence)
+            tr.hits += 1
+            tr.misses = 0
+            if tr.track_id < 0 and tr.hits >= cfg.min_hits:
+                self._confirm(tr)
+
+    def _smooth(self, tracks: list[_Track], poses: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """One-Euro step of every matched track in one batch; returns the smoothed poses and filled joints."""
+        states = [tr.smooth for tr in tracks]
+        batch = OneEuroState(value=np.stack([s.value for s in states]),  # type: ignore[union-attr]
+                             derivative=np.stack([s.derivative for s in states]),  # type: ignore[union-attr]
+                             confidence=np.stack([s.confidence for s in states]),  # type: ignore[union-attr]
+                             gap=np.stack([s.gap for s in states]),  # type: ignore[union-attr]
+                             samples=np.stack([s.samples for s in states]),  # type: ignore[union-attr]
+                             time=np.array([[s.time] for s in states]))  # type: ignore[union-attr]
+        sizes = np.array([tr.size for tr in tracks])[:, None]
+        new, xy, conf, filled = one_euro_step(batch, poses[:, :, :2], t, poses[:, :, 2], config=self.smoothing,
+                                              scale=sizes)
+        for i, tr in enumerate(tracks):
+            tr.smooth = OneEuroState(value=new.value[i], derivative=new.derivative[i], confidence=new.confidence[i],
+                                     gap=new.gap[i], samples=new.samples[i], time=t)
+        return np.concatenate([xy, conf[..., None]], axis=-1), filled
 
     def _confirm(self, tr: _Track) -> None:
         tr.track_id = self._next_id
