@@ -120,6 +120,16 @@ def test_every_shipped_preset_loads(path: Path) -> None:
         assert cfg.model.num_keypoints == (17 if path.parent.name == "coco" else 14)
         assert cfg.model.supernet == (path.stem == "nas-2-supernet")
         assert (cfg.loss.push_factor == 0) == (path.stem == "nas-1-pretrain")
+    elif path.parent.name in ("coco", "crowdpose") and "higherhrnet" in path.stem:
+        # the official HigherHRNet experiment YAMLs: 300 epochs, x0.1 at 200 and 260, lr 1e-3 unscaled
+        from litepose.models.zoo import get_spec
+
+        assert cfg.model.arch == path.stem
+        assert cfg.data.input_size == get_spec(path.stem).input_size == (640 if "w48" in path.stem else 512)
+        assert cfg.model.num_keypoints == (17 if path.parent.name == "coco" else 14)
+        assert cfg.optim.milestones == (200, 260) and cfg.optim.epochs == 300 and cfg.optim.lr == 1e-3
+        assert cfg.optim.lr_reference_batch is None and cfg.optim.weight_decay == 0.0
+        assert cfg.loss.push_factor == cfg.loss.pull_factor == 1e-3
     elif path.parent.name in ("coco", "crowdpose"):
         arch = path.stem
         assert cfg.model.arch == arch
@@ -136,6 +146,9 @@ def test_presets_cover_all_archs() -> None:
     for ds in ("coco", "crowdpose"):
         for a in ("xs", "s", "m", "l"):
             assert f"{ds}/litepose-{a}.yaml" in names
+        assert {f"{ds}/higherhrnet-w32.yaml", f"{ds}/higherhrnet-w48.yaml"} <= names
+    for name in ("w16", "shrink1", "shrink2", "shrink3", "w24"):
+        assert f"crowdpose/scaled-higherhrnet-{name}.yaml" in names
     assert {"synthetic/demo.yaml", "synthetic/bench.yaml"} <= names
 
 

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from litepose.models.litepose import LitePose, LitePoseOutput
+from litepose.models.families import PoseNetwork
+from litepose.models.litepose import LitePoseOutput
 from litepose.training.config import Config, ConfigError
 from litepose.training.losses import distill_heatmap_loss
 
@@ -17,9 +18,9 @@ __all__ = ["Teacher", "distill_loss", "load_teacher"]
 
 @dataclass
 class Teacher:
-    """A frozen teacher network and the input side it sees."""
+    """A frozen teacher network (LitePose, or a HigherHRNet such as HigherHRNet-W32) and the input side it sees."""
 
-    model: LitePose
+    model: PoseNetwork
     input_size: int
     weight: float
 
@@ -39,8 +40,8 @@ def load_teacher(cfg: Config, num_keypoints: int, device: torch.device) -> Teach
     return Teacher(teacher, dc.teacher_input_size or teacher.spec.input_size, dc.weight)
 
 
-def _teacher_network(path: str) -> LitePose:
-    """A LitePose checkpoint's network, or a supernet checkpoint's largest sub-network (for fine-tuning a
+def _teacher_network(path: str) -> PoseNetwork:
+    """A project checkpoint's network (any family), or a supernet checkpoint's largest sub-network (for fine-tuning a
     searched sub-network with distillation from the supernet)."""
     from litepose.models.checkpoint import FORMAT, load_checkpoint, read_checkpoint
     from litepose.models.supernet import SUPERNET_FAMILY, load_supernet

@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader
 from litepose.data.dataset import KeypointDataset
 from litepose.io import check_output_dir
 from litepose.models.checkpoint import load_weights, normalize_state_dict
-from litepose.models.litepose import LitePose
+from litepose.models.families import PoseNetwork
 from litepose.models.space import SearchSpace
 from litepose.models.supernet import SuperInvertedBottleneck, SuperLitePose, warm_start_supernet
 from litepose.models.zoo import create_model
@@ -119,8 +119,9 @@ Log = Callable[[str], None]
 T = TypeVar("T")
 
 
-def build_model(cfg: Config, num_keypoints: int, input_size: int | None = None) -> LitePose | SuperLitePose:
-    """The network of ``cfg.model`` (seeded by the caller): a LitePose recording ``input_size`` in its spec,
+def build_model(cfg: Config, num_keypoints: int, input_size: int | None = None) -> PoseNetwork | SuperLitePose:
+    """The network of ``cfg.model`` (seeded by the caller): a LitePose or a HigherHRNet (any family
+    :func:`~litepose.models.zoo.create_model` builds) recording ``input_size`` in its spec,
     or with ``model.supernet`` the official supernet (its never-used kernel transforms frozen, so that
     DDP and the optimizer skip them)."""
     m = cfg.model
@@ -222,7 +223,7 @@ class _Prepared:
     test_size: int
     loader: DataLoader
     sampler: D.EpochSampler
-    model: LitePose | SuperLitePose
+    model: PoseNetwork | SuperLitePose
     ema: WeightAverage | None
     teacher: Teacher | None
     space: SearchSpace | None  # what a supernet trains
