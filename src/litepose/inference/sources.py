@@ -4,14 +4,22 @@
 path, glob without matches, folder without images, video or camera that cannot be opened); then
 iterating the :class:`Source` yields :class:`Frame` objects. An unreadable image inside a folder does
 not stop the iteration: its frame carries the error instead of pixels, so callers can skip it.
+
+Video and webcam frames carry a timestamp in seconds (:func:`frame_time`): a video's own frame times
+(``CAP_PROP_POS_MSEC`` after each read, which follows a variable frame rate), falling back on the
+frame rate where the container gives none; for a webcam the time the frame arrived (a monotonic
+clock, from 0 at the first frame). A video that stops decoding before the frame count of its header
+ends the iteration there, and :attr:`Source.stopped_early` says where.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import math
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +31,7 @@ import numpy as np
 
 from litepose.inference.preprocess import load_image, to_rgb_uint8
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "AtomicVideoWriter", "Frame", "Source", "open_source"]
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "AtomicVideoWriter", "Frame", "Source", "frame_time", "open_source"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp",
                             ".jp2", ".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".hdr", ".pic"})
@@ -42,6 +50,7 @@ class Frame:
         path: the image file, or ``None`` for video and webcam frames.
         image: ``(H, W, 3)`` uint8 RGB, or ``None`` when the file could not be read.
         error: why the image could not be read (one line), else ``None``.
+        timestamp: seconds, for video and webcam frames (see :func:`frame_time`); ``None`` for images.
     """
 
     index: int
@@ -49,6 +58,28 @@ class Frame:
     path: Path | None
     image: np.ndarray | None
     error: str | None = None
+    timestamp: float | None = None
+
+
+def frame_time(pos_msec: float, index: int, fps: float, previous: float | None) -> float:
+    """The timestamp in seconds of a video frame.
+
+    Args:
+        pos_msec: ``CAP_PROP_POS_MSEC`` read right after the frame (OpenCV reports the time of the
+            frame just read).
+        index: the frame's position (0-based).
+        fps: the source's frame rate, for the fallback.
+        previous: the previous frame's timestamp, ``None`` for the first frame.
+
+    Returns:
+        ``pos_msec / 1000`` when it is finite, >= 0 and later than ``previous`` (a container that
+        reports no times, or repeats them, fails this); otherwise one frame interval after ``previous``
+        (``index / fps`` for the first frame).
+    """
+    t = pos_msec / 1000.0
+    if math.isfinite(t) and t >= 0 and (previous is None or t > previous):
+        return t
+    return index / fps if previous is None else previous + 1.0 / fps
 
 
 @dataclass
@@ -63,6 +94,8 @@ class Source:
         fps: frame rate of a video/webcam (30 when the container does not say).
         size: ``(width, height)`` of video frames.
         frame_count: frames in a video according to its header (may be approximate), else ``None``.
+        stopped_early: after iterating a video: ``None`` if it was read to its end (or the frame
+            count is unknown), else a one-line account of where decoding stopped.
     """
 
     kind: Literal["images", "video", "webcam"]
@@ -72,6 +105,7 @@ class Source:
     fps: float = 30.0
     size: tuple[int, int] | None = None
     frame_count: int | None = None
+    stopped_early: str | None = None
     _capture: cv2.VideoCapture | None = field(default=None, repr=False)
 
     @property
@@ -99,14 +133,29 @@ class Source:
         cap = self._capture
         if cap is None:
             raise ValueError(f"{self.spec}: the video source was already consumed or closed")
+        index, previous, start = 0, None, time.monotonic()
         try:
-            index = 0
             while True:
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     break
-                yield Frame(index, f"frame_{index:06d}", None, to_rgb_uint8(bgr, bgr=True, source=self.spec))
+                try:
+                    rgb = to_rgb_uint8(bgr, bgr=True, source=self.spec)
+                except ValueError as err:  # a frame OpenCV returned but cannot be used: stop here
+                    self.stopped_early = f"frame {index} could not be used ({err})"
+                    return
+                if self.kind == "webcam":  # the arrival time: webcam drivers report times inconsistently
+                    now = time.monotonic() - start
+                    t = now if previous is None or now > previous else previous + 1e-6
+                else:
+                    t = frame_time(float(cap.get(cv2.CAP_PROP_POS_MSEC)), index, self.fps, previous)
+                previous = t
+                yield Frame(index, f"frame_{index:06d}", None, rgb, timestamp=t)
                 index += 1
+            # OpenCV's frame counts come from the container and can be off by a frame or two
+            if self.kind == "video" and self.frame_count and index < self.frame_count - 2:
+                self.stopped_early = (f"decoding stopped after {index} of the {self.frame_count} frames its header "
+                                      "announces (a truncated or damaged file)")
         finally:
             self.close()
 
