@@ -8,7 +8,7 @@ from __future__ import annotations
 from litepose.inference.predictor import PoseResult, Predictor, RandomWeightsWarning, bboxes_from_keypoints
 from litepose.inference.preprocess import load_image, preprocess, preprocess_numpy, to_rgb_uint8, warp_to_input
 from litepose.inference.sources import AtomicVideoWriter, Frame, Source, open_source
-from litepose.inference.visualize import draw_poses, limb_colors
+from litepose.inference.visualize import draw_poses, limb_colors, track_color
 
 __all__ = [
     "AtomicVideoWriter",
@@ -25,5 +25,6 @@ __all__ = [
     "preprocess",
     "preprocess_numpy",
     "to_rgb_uint8",
+    "track_color",
     "warp_to_input",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from litepose.skeleton import Skeleton
 
-__all__ = ["draw_poses", "limb_colors"]
+__all__ = ["draw_poses", "limb_colors", "track_color"]
 
 
 def limb_colors(num_limbs: int) -> list[tuple[int, int, int]]:
@@ -22,9 +22,25 @@ def limb_colors(num_limbs: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def track_color(track_id: int) -> tuple[int, int, int]:
+    """A saturated RGB colour for a track id, the same in every frame and run; nearby ids differ.
+
+    Hues step by the golden ratio of the circle (ids 1, 2, 3... land far apart); ``-1`` (untracked)
+    is grey.
+    """
+    if track_id < 0:
+        return (160, 160, 160)
+    hue = (track_id * 0.6180339887498949) % 1.0
+    value = 1.0 if track_id % 2 else 0.8  # neighbours on the hue circle also differ in brightness
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, value)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
 def draw_poses(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton,
                scores: Sequence[float] | np.ndarray | None = None, *, threshold: float = 0.1,
-               bgr: bool = False, thickness: int | None = None, radius: int | None = None) -> np.ndarray:
+               bgr: bool = False, thickness: int | None = None, radius: int | None = None,
+               colors: Sequence[tuple[int, int, int]] | None = None,
+               labels: Sequence[str] | None = None) -> np.ndarray:
     """Draw people as coloured limbs (anti-aliased lines) and joint circles on a copy of ``image``.
 
     Args:
@@ -36,6 +52,9 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton,
         threshold: joints with confidence below it are not drawn, nor are limbs touching them.
         bgr: the image is BGR (as for ``cv2.imwrite``); the palette is flipped to match.
         thickness, radius: line width and joint radius; default scales with the image size.
+        colors: one RGB colour per person (e.g. :func:`track_color` of its track id): all its limbs
+            and joints in it, instead of one colour per limb.
+        labels: one text per person (e.g. ``"#3"``), written next to it instead of the score.
 
     Returns:
         A new ``(H, W, 3)`` uint8 image in the same channel order as the input.
@@ -62,6 +81,10 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton,
     if bgr:
         palette = [(b, g, r) for r, g, b in palette]
     joint_color = (255, 255, 255)
+    if colors is not None and len(colors) != len(kpts):
+        raise ValueError(f"{len(colors)} colours for {len(kpts)} people")
+    if labels is not None and len(labels) != len(kpts):
+        raise ValueError(f"{len(labels)} labels for {len(kpts)} people")
     # Sub-pixel drawing: cv2 takes integer coordinates with `shift` fractional bits.
     shift = 4
     mult = float(1 << shift)
@@ -76,17 +99,22 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton,
     for n, person in enumerate(kpts):
         finite = np.isfinite(person[:, :2]).all(axis=1)
         visible = finite & (person[:, 2] >= threshold)
+        own = None
+        if colors is not None:
+            own = tuple(int(c) for c in colors[n])
+            own = own[::-1] if bgr else own
         for li, (a, b) in enumerate(skeleton.limbs):
             if visible[a] and visible[b]:
-                cv2.line(canvas, pt(*person[a, :2]), pt(*person[b, :2]), palette[li], thick, cv2.LINE_AA, shift)
+                cv2.line(canvas, pt(*person[a, :2]), pt(*person[b, :2]), own or palette[li], thick, cv2.LINE_AA,
+                         shift)
         for j in np.flatnonzero(visible):
             center = pt(*person[j, :2])
-            cv2.circle(canvas, center, round(rad * mult), joint_color, -1, cv2.LINE_AA, shift)
+            cv2.circle(canvas, center, round(rad * mult), own or joint_color, -1, cv2.LINE_AA, shift)
             cv2.circle(canvas, center, round(rad * mult), (0, 0, 0), 1, cv2.LINE_AA, shift)
-        if scores is not None and visible.any():
+        if (scores is not None or labels is not None) and visible.any():
             x0 = float(person[visible, 0].min())
             y0 = float(person[visible, 1].min())
-            label = f"{float(scores[n]):.2f}"
+            label = labels[n] if labels is not None else f"{float(scores[n]):.2f}"  # type: ignore[index]
             font_scale = 0.4 * base
             org = (int(np.clip(x0, 0, w - 1)), int(np.clip(y0 - 4, 10, h - 1)))
             cv2.putText(canvas, label, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), base + 2, cv2.LINE_AA)
