@@ -7,7 +7,13 @@ Outputs (all written atomically) go to ``--out DIR``:
   (see :func:`image_ids`: the number in the file name when no other input has the same, as COCO and
   CrowdPose name their files, else the next id above the largest such number);
 * video / webcam: ``DIR/<stem>.mp4`` annotated (mp4v); with ``--json`` also ``DIR/<stem>.jsonl``, one
-  line per frame: ``{"frame": i, "results": [COCO results with image_id = i]}``.
+  line per frame: ``{"frame": i, "timestamp": seconds, "results": [COCO results with image_id = i]}``.
+  With ``--track`` every result also has a ``track_id`` (``null`` until the person's track is
+  confirmed; see :class:`litepose.Tracker`) and the video draws the tracked people, each id in its own
+  colour; ``--smooth`` adds One-Euro smoothing of each track's keypoints. Timestamps are the video's
+  own frame times (or the webcam's arrival times); ``--show`` also shows the drawn frames in a window
+  (``q`` or Esc stops).
+  A video that stops decoding mid-way keeps the frames processed and says where it stopped.
 
 ``--model`` may be an exported file (``model.onnx`` on onnxruntime, ``model.xml`` on OpenVINO): the
 whole command then runs without PyTorch. ``--backend`` runs a checkpoint on onnxruntime or OpenVINO
@@ -91,6 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="joints below this confidence are not drawn (default 0.1)")
     parser.add_argument("--max-frames", type=int, default=None, metavar="N",
                         help="stop after N frames of a video or webcam")
+    parser.add_argument("--track", action="store_true",
+                        help="video/webcam: ids that persist across frames (track_id in the JSON Lines, a colour per "
+                             "id in the video)")
+    parser.add_argument("--smooth", action="store_true",
+                        help="video/webcam: One-Euro smoothing of each tracked person's keypoints (implies --track)")
+    parser.add_argument("--show", action="store_true",
+                        help="video/webcam: show the drawn frames in a window (q or Esc stops)")
 
 
 @contextmanager
@@ -230,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--threshold must be a finite number >= 0, got {args.threshold}")
     if args.max_frames is not None and args.max_frames < 1:
         raise CliError("--max-frames must be >= 1")
+    args.track = args.track or args.smooth
     # FFmpeg prints its own diagnostics (e.g. "moov atom not found") for files it cannot open; the
     # one-line error below says it already. Quiet unless the user asked otherwise.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -237,12 +251,34 @@ def run(args: argparse.Namespace) -> int:
         source = open_source(args.source)
         try:
             _check_outputs(args, source)
+            _check_stream_options(args, source)
             predictor = build_predictor(args)
             if source.kind == "images":
                 return _run_images(args, source, predictor)
             return _run_stream(args, source, predictor)
         finally:
             source.close()
+
+
+def _check_stream_options(args: argparse.Namespace, source: Any) -> None:
+    """``--track``/``--smooth``/``--show`` need a video or webcam, and ``--show`` a display and an OpenCV with a GUI."""
+    wanted = [name for name, on in (("--track", args.track and not args.smooth), ("--smooth", args.smooth),
+                                    ("--show", args.show)) if on]
+    if wanted and source.kind == "images":
+        raise CliError(f"{' '.join(wanted)}: needs a video file or a webcam SOURCE, got images ({args.source})")
+    if args.show:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise CliError("--show: no display (DISPLAY is not set); leave --show out or run it on a desktop")
+        import cv2
+
+        try:
+            cv2.namedWindow(_WINDOW, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise CliError("--show: this OpenCV has no window support (opencv-python-headless); install "
+                           "opencv-python or leave --show out") from None
+
+
+_WINDOW = "litepose predict"
 
 
 def _summary(kind: str, done: int, people: int, seconds: float, where: str, failed: int = 0) -> None:
@@ -307,10 +343,18 @@ def _run_images(args: argparse.Namespace, source: Any, predictor: Any) -> int:
 
 def _run_stream(args: argparse.Namespace, source: Any, predictor: Any) -> int:
     from litepose.inference.sources import AtomicVideoWriter
+    from litepose.inference.visualize import draw_poses, track_color
     from litepose.io import atomic_open
 
+    tracker = None
+    if args.track:
+        from litepose.tracking import Tracker
+
+        tracker = Tracker(predictor.skeleton, smoothing=True if args.smooth else None)
     stem = source.stem
     done = people = 0
+    ids: set[int] = set()
+    stopped: str | None = None
     start = time.perf_counter()
     total = source.total
     if args.max_frames is not None:
@@ -319,35 +363,85 @@ def _run_stream(args: argparse.Namespace, source: Any, predictor: Any) -> int:
     # ExitStack: on any error the temporary video and JSON Lines files are removed, never half-published.
     with contextlib.ExitStack() as stack:
         stack.callback(bar.close)
+        if args.show:
+            stack.callback(_close_window)
         writer = None
         if args.out is not None:
             writer = stack.enter_context(AtomicVideoWriter(args.out / f"{stem}.mp4", source.fps))
         lines: IO[str] | None = None
         if args.json:
             lines = stack.enter_context(atomic_open(args.out / f"{stem}.jsonl", "w")) if args.out else sys.stdout
+        previous = -math.inf
         try:
             for frame in source:
-                result = predictor(frame.image, keep_image=True)
+                # frame times always increase (sources.frame_time); a source without them counts frames
+                t = frame.timestamp if frame.timestamp is not None else frame.index / source.fps
+                t = previous = max(t, previous + 1e-6)
+                try:
+                    result = predictor(frame.image, keep_image=True)
+                except (ValueError, RuntimeError) as err:  # e.g. out of memory: keep what was processed
+                    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                    stopped = f"frame {frame.index} failed ({first[:200]})"
+                    break
                 done += 1
                 people += len(result)
                 bar.update(1)
+                if tracker is not None:
+                    tracked = tracker.update(result.keypoints, result.scores, timestamp=t)
+                    ids.update(i for i in tracked.track_ids.tolist() if i >= 0)
+                    entries = tracked.to_coco(frame.index)
+                    drawn = None
+                    if writer is not None or args.show:  # the tracked people, each in its id's colour
+                        shown = tracked.track_ids >= 0
+                        drawn = draw_poses(frame.image, tracked.keypoints[shown], predictor.skeleton,
+                                           threshold=args.threshold,
+                                           colors=[track_color(i) for i in tracked.track_ids[shown].tolist()],
+                                           labels=[f"#{i}" for i in tracked.track_ids[shown].tolist()])
+                else:
+                    entries = result.to_coco(frame.index)
+                    drawn = result.plot(threshold=args.threshold) if writer is not None or args.show else None
                 if writer is not None:
-                    writer.write(result.plot(threshold=args.threshold))
+                    writer.write(drawn)
                 if lines is not None:
-                    lines.write(json.dumps({"frame": frame.index, "results": result.to_coco(frame.index)}) + "\n")
+                    lines.write(json.dumps({"frame": frame.index, "timestamp": round(t, 6), "results": entries}) + "\n")
+                if args.show and not _show(drawn):
+                    break
                 if args.max_frames is not None and done >= args.max_frames:
                     break
         except KeyboardInterrupt:
             if source.kind != "webcam":
                 raise
             # Ctrl-C is how a webcam run ends: keep what was recorded.
+        stopped = stopped or source.stopped_early
         if done == 0:
-            raise CliError(f"{args.source}: no frame could be read")
+            raise CliError(f"{args.source}: no frame could be read" + (f" ({stopped})" if stopped else ""))
+        if stopped:
+            bar.write(f"warning: {args.source}: {stopped}; kept the {done} frame(s) processed before it",
+                      file=sys.stderr)
         if writer is not None:
             writer.commit()
     seconds = time.perf_counter() - start
     where = "nothing written (use --out DIR)" if args.out is None else f"outputs in {args.out}"
     if args.json and args.out is None:
         where = "JSON Lines on stdout"
+    if tracker is not None:
+        where = f"{len(ids)} track{'s' if len(ids) != 1 else ''}; {where}"
     _summary("frames" if done != 1 else "frame", done, people, seconds, where)
     return 0
+
+
+def _show(rgb: Any) -> bool:
+    """Show a frame in the live window; ``False`` when the user closes it or presses q / Esc."""
+    import cv2
+
+    cv2.imshow(_WINDOW, rgb[:, :, ::-1])
+    key = cv2.waitKey(1) & 0xFF
+    closed = cv2.getWindowProperty(_WINDOW, cv2.WND_PROP_VISIBLE) < 1
+    return not (closed or key in (ord("q"), 27))
+
+
+def _close_window() -> None:
+    import cv2
+
+    with contextlib.suppress(cv2.error):
+        cv2.destroyWindow(_WINDOW)
