@@ -27,6 +27,7 @@ _LAZY = {
     "decode": "litepose.decoding.grouping",
     "Predictor": "litepose.inference.predictor",
     "PoseResult": "litepose.inference.predictor",
+    "Tracker": "litepose.tracking.tracker",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
