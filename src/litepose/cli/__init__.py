@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "bench": "litepose.cli.bench",
     "export": "litepose.cli.export",
     "search": "litepose.cli.search",
+    "experiment": "litepose.cli.experiment",
 }
 
 
