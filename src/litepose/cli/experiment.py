@@ -15,10 +15,13 @@ from pathlib import Path
 
 HELP = "run a design-space experiment of the paper (gradual shrinking, kernel size, fusion head, single branch)"
 
+# litepose.experiments.design.EXPERIMENTS and REFERENCE_SIZE, spelt out so that `litepose --help` imports no
+# model code (a test keeps them equal)
+EXPERIMENTS = ("shrinking", "kernel", "fusion", "single-branch")
+REFERENCE_SIZE = 512
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from litepose.experiments.design import EXPERIMENTS, REFERENCE_SIZE
-
     parser.add_argument("name", choices=EXPERIMENTS, help="which experiment")
     parser.add_argument("--data", type=Path, default=None, metavar="DIR|YAML",
                         help="a folder with train/ and val/ (litepose synth layout) or a dataset YAML "
