@@ -7,7 +7,8 @@ the object it names, resolved in the scope of the documented object as Python wo
 object's members, its module's imports, its parents). A role naming a litepose object that does not exist
 is logged as a warning and still becomes a cross-reference, so ``mkdocs build --strict`` fails on it: a typo
 in a docstring breaks the build instead of leaving a dead link. Roles naming objects outside litepose
-(torch, NumPy, the standard library) and private names (never rendered) become plain code.
+(torch, NumPy, the standard library), private names and the command line's modules (none of them rendered)
+become plain code; those in litepose are still checked to exist.
 
 The package's lazily imported names (``litepose.Predictor``, ``litepose.export.export_onnx``: a name table
 read by a module ``__getattr__``) are invisible to static analysis; they are added as aliases of their
@@ -38,6 +39,10 @@ _LITERAL_MARKER = re.compile(r"(?m)(?:(?<=\S)(::)|\s+::)$(?=\n\s*\n)")
 _IMPORT_MODULE = re.compile(r"import_module\(\s*[\"']([\w.]+)[\"']")
 
 _logger = griffe.logger
+
+# modules of the package the site does not render (the command line's internals): roles naming them are
+# checked, then shown as plain code
+_NOT_RENDERED = ("litepose.cli", "litepose.__main__")
 
 # modules a role may name without importing them (plain code, not links)
 _EXTERNAL_HEADS = frozenset({"torch", "np", "numpy", "scipy", "cv2", "onnx", "onnxruntime", "openvino", "time", "os"})
@@ -209,6 +214,8 @@ def _resolve(target: str, obj: griffe.Object) -> str | None:
         return path  # left as a link: autorefs reports it and the strict build fails
     if any(part.startswith("_") and not part.startswith("__") for part in canonical.split(".")):
         return None
+    if any(canonical == module or canonical.startswith(f"{module}.") for module in _NOT_RENDERED):
+        return None  # it exists (checked above), but the site has no page for it
     return canonical
 
 
