@@ -1,20 +1,26 @@
-"""Griffe extension for the documentation site: litepose's Sphinx roles become checked cross-references.
+"""Griffe extension for the documentation site: how mkdocstrings reads litepose's docstrings.
 
-The docstrings name other objects with Sphinx roles (``:class:`Predictor```, ``:func:`~litepose.decode```).
-mkdocstrings renders Markdown, where a role is only a stray ``:class:`` next to some code. When griffe has
-loaded the package, this extension rewrites every role into an autorefs cross-reference to the full path of
-the object it names, resolved in the scope of the documented object as Python would see the name (the
-object's members, its module's imports, its parents). A role naming a litepose object that does not exist
-is logged as a warning and still becomes a cross-reference, so ``mkdocs build --strict`` fails on it: a typo
-in a docstring breaks the build instead of leaving a dead link. Roles naming objects outside litepose
-(torch, NumPy, the standard library), private names and the command line's modules (none of them rendered)
-become plain code; those in litepose are still checked to exist.
+The docstrings are written for people reading the code (Google sections, Sphinx roles); the site renders
+them as Markdown. When griffe has loaded the package, this extension:
 
-The package's lazily imported names (``litepose.Predictor``, ``litepose.export.export_onnx``: a name table
-read by a module ``__getattr__``) are invisible to static analysis; they are added as aliases of their
-definitions, so roles and pages may name them the way users import them.
+* turns every Sphinx role (``:class:`Predictor```, ``:func:`~litepose.decode```) into an autorefs
+  cross-reference to the full path of the object it names, resolved in the scope of the documented object
+  as Python would see the name (the object's members, its module's imports, its parents). A role naming a
+  litepose object that does not exist is logged as a warning and still becomes a cross-reference, so
+  ``mkdocs build --strict`` fails on it: a typo in a docstring breaks the build instead of leaving a dead
+  link. Roles naming objects outside litepose (torch, NumPy, the standard library), private names and the
+  command line's modules (none of them rendered) become plain code; those in litepose are still checked;
+* adds the package's lazily imported names (``litepose.Predictor``, ``litepose.export.export_onnx``: a name
+  table read by a module ``__getattr__``, invisible to static analysis) as aliases of their definitions,
+  so roles may name them the way users import them;
+* splits grouped entries (``min_people, max_people: ...``) of ``Args:`` and ``Attributes:`` sections into
+  one entry per name, so each is checked against the signature and shown with its own type;
+* gives each class attribute the description the class's ``Attributes:`` section has for it (the site
+  shows attributes under their own headings, with type and default) and reports entries naming no
+  attribute;
+* turns reST's ``Example::`` (a paragraph ending in ``::`` before an indented block) into ``Example:``.
 
-Used from ``mkdocs.yml``: ``extensions: [docs/griffe_sphinx_roles.py]`` in the mkdocstrings options.
+Used from ``mkdocs.yml``: ``extensions: [docs/griffe_docstrings.py]`` in the mkdocstrings options.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ PACKAGE = "litepose"
 # :class:`Name`, :py:func:`~pkg.mod.name`, :meth:`title <Class.method>`, :data:`!literal`
 _ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const):`([^`]+)`")
 _EXPLICIT_TITLE = re.compile(r"^(.*?)\s*<([^<>]+)>$")
-_ARGS_HEADER = re.compile(r"^\s*(?:Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments):\s*$")
+_ARGS_HEADER = re.compile(r"^\s*(?:Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|Attributes):\s*$")
 _GROUPED_ENTRY = re.compile(r"^(\s+)(\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)+)(\s*\([^)]*\))?:\s*(.*)$")
 # reST's "Example::" (a paragraph ending in "::", then an indented literal block): "Example:" in Markdown,
 # where the indented block after the blank line is already code; a "::" standing apart is dropped
@@ -48,19 +54,23 @@ _NOT_RENDERED = ("litepose.cli", "litepose.__main__")
 _EXTERNAL_HEADS = frozenset({"torch", "np", "numpy", "scipy", "cv2", "onnx", "onnxruntime", "openvino", "time", "os"})
 
 
-class SphinxRoles(griffe.Extension):
-    """Adds the lazily imported names as aliases, then rewrites the roles of every docstring."""
+class LiteposeDocstrings(griffe.Extension):
+    """Adds the lazily imported names as aliases, then rewrites every docstring of the package (see above)."""
 
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         if pkg.name != PACKAGE:
             return
         for module in _modules(pkg):
             _add_lazy_aliases(module)
-        for obj in _objects(pkg):
+        objects = _objects(pkg)
+        for obj in objects:
             if obj.docstring is not None:
                 text = _ROLE.sub(lambda match, obj=obj: _rewrite(match, obj), obj.docstring.value)
                 text = _LITERAL_MARKER.sub(lambda match: ":" if match.group(1) else "", text)
-                obj.docstring.value = _split_grouped_parameters(text)
+                obj.docstring.value = _split_grouped_entries(text)
+        for obj in objects:
+            if obj.is_class and obj.docstring is not None:
+                _document_attributes(obj)
 
 
 def _modules(module: griffe.Module) -> list[griffe.Module]:
@@ -139,8 +149,8 @@ def _lazy_target(module: griffe.Module, name: str, tables: list[dict[str, str]])
 # --------------------------------------------------------------------------------------------------
 # Grouped parameters
 # --------------------------------------------------------------------------------------------------
-def _split_grouped_parameters(text: str) -> str:
-    """``a, b: what they are`` in an ``Args:`` section becomes one entry per name, same description.
+def _split_grouped_entries(text: str) -> str:
+    """``a, b: what they are`` in an ``Args:`` or ``Attributes:`` section becomes one entry per name.
 
     The docstrings document parameters that belong together in one entry (as numpydoc allows); griffe's
     Google parser takes ``a, b`` for one unknown name. Split, each name is checked against the signature
@@ -172,6 +182,29 @@ def _split_grouped_parameters(text: str) -> str:
             out.append(f"{pad}{name}{annotation or ''}: {description}")
             out.extend(continuation)
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Attributes
+# --------------------------------------------------------------------------------------------------
+def _document_attributes(cls: griffe.Object) -> None:
+    """Give each attribute the description its class's ``Attributes:`` section has for it.
+
+    The site renders every attribute (a config key, a dataclass field) under its own heading with its type
+    and default, and not the ``Attributes:`` table (``show_docstring_attributes: false``), which would say
+    the same things a second time; the description moves to the heading. An entry naming no attribute of the
+    class would then be lost: it is reported (the strict build fails) so the docstring gets fixed.
+    """
+    for section in cls.docstring.parse("google", warnings=False):
+        if section.kind is not griffe.DocstringSectionKind.attributes:
+            continue
+        for entry in section.value:
+            member = cls.members.get(entry.name)
+            if member is None or member.is_alias:
+                _logger.warning(f"{_where(cls)}: the Attributes section of {cls.path} describes {entry.name!r}, "
+                                f"which is not an attribute of the class")
+            elif member.docstring is None and entry.description:
+                member.docstring = griffe.Docstring(entry.description, parent=member)
 
 
 # --------------------------------------------------------------------------------------------------
