@@ -363,7 +363,7 @@ def model_detections(clips: Sequence[Clip], checkpoint: str, input_size: int | N
             if len(kp):
                 kp[..., :2] = meta.to_original(kp[..., :2], hm.shape[2], hm.shape[1])
             dets.append((kp, np.asarray(sc, dtype=np.float64), np.full(len(kp), -1)))
-            tags.append(np.array(person_tags).reshape(len(kp), -1))
+            tags.append(np.array(person_tags).reshape(len(kp), tg.shape[-1]))
         all_dets.append(dets)
         all_tags.append(tags)
     return all_dets, all_tags

@@ -163,26 +163,51 @@ class TrackedPoses:
         return entries
 
 
-@dataclass(eq=False)
-class _Track:
-    """One track's memory (mutable: the tracker owns it)."""
+class _Tracks:
+    """Every live track's memory as one array per field (row ``i`` = track ``i``), so that a frame's
+    updates run as a few array operations whatever the number of people.
 
-    kalman: KalmanState
-    time: float          # timestamp of the Kalman state (the last match)
-    size: float          # person size in pixels, smoothed
-    score: float
-    confidence: np.ndarray  # (K,) last detected joint confidences
-    hits: int = 1
-    misses: int = 0      # frames in a row without a match
-    track_id: int = -1
-    smooth: OneEuroState | None = None  # the One-Euro filter's memory, when smoothing
-    embedding: np.ndarray | None = None  # running mean of the matched detections' embeddings
+    Fields (``T`` tracks, ``K`` joints): ``ids`` ``(T,)`` (-1 while tentative); ``time`` (last match,
+    seconds), ``size`` (pixels, smoothed), ``score``, ``hits``, ``misses`` ``(T,)``; ``conf`` ``(T, K)``
+    last detected joint confidences; the Kalman state ``pos``, ``vel`` ``(T, K, 2)``, ``cov`` ``(T, K, 3)``,
+    ``seen`` ``(T, K)``; the One-Euro state ``sm_value``, ``sm_deriv`` ``(T, K, 2)``, ``sm_conf``,
+    ``sm_gap``, ``sm_samples`` ``(T, K)``; ``emb`` ``(T, L)`` running mean embeddings (``L = 0`` without).
+    """
 
-    def expected(self, time: float, motion: str) -> np.ndarray:
-        """Where the joints should be at ``time``."""
-        if motion == "none":
-            return self.kalman.position
-        return self.kalman.position + self.kalman.velocity * (time - self.time)
+    def __init__(self, fields: dict[str, np.ndarray]) -> None:
+        self.f = fields
+
+    @classmethod
+    def empty(cls, k: int) -> _Tracks:
+        shapes = {"ids": ((), np.int64), "time": ((), float), "size": ((), float), "score": ((), float),
+                  "hits": ((), np.int64), "misses": ((), np.int64), "conf": ((k,), float), "pos": ((k, 2), float),
+                  "vel": ((k, 2), float), "cov": ((k, 3), float), "seen": ((k,), bool), "sm_value": ((k, 2), float),
+                  "sm_deriv": ((k, 2), float), "sm_conf": ((k,), float), "sm_gap": ((k,), np.int64),
+                  "sm_samples": ((k,), np.int64), "emb": ((0,), float)}
+        return cls({name: np.zeros((0, *shape), dtype) for name, (shape, dtype) in shapes.items()})
+
+    def __len__(self) -> int:
+        return len(self.f["ids"])
+
+    def take(self, rows: np.ndarray) -> _Tracks:
+        """The tracks at ``rows`` (indices or a bool mask)."""
+        if rows.dtype == bool and rows.all():
+            return self
+        return _Tracks({name: v[rows] for name, v in self.f.items()})
+
+    def append(self, other: _Tracks) -> _Tracks:
+        if not len(other):
+            return self
+        if not len(self):
+            return other
+        emb_self, emb_other = self.f["emb"], other.f["emb"]
+        if emb_self.shape[1] != emb_other.shape[1]:  # embeddings started (or stopped) being given
+            width = max(emb_self.shape[1], emb_other.shape[1])
+            emb_self = np.pad(emb_self, ((0, 0), (0, width - emb_self.shape[1])))
+            emb_other = np.pad(emb_other, ((0, 0), (0, width - emb_other.shape[1])))
+        fields = {name: np.concatenate([v, other.f[name]]) for name, v in self.f.items() if name != "emb"}
+        fields["emb"] = np.concatenate([emb_self, emb_other])
+        return _Tracks(fields)
 
 
 def _resolve_skeleton(skeleton: Skeleton | str | int) -> Skeleton:
@@ -220,7 +245,7 @@ class Tracker:
             smoothing = OneEuroConfig()
         self.smoothing: OneEuroConfig | None = smoothing or None
         self._sigmas = np.asarray(self.skeleton.oks_sigmas, dtype=np.float64)
-        self._tracks: list[_Track] = []
+        self._tracks = _Tracks.empty(self.skeleton.num_keypoints)
         self._next_id = 1
         self._time: float | None = None
 
@@ -231,11 +256,12 @@ class Tracker:
     @property
     def active_ids(self) -> list[int]:
         """Ids of the confirmed tracks still alive."""
-        return [t.track_id for t in self._tracks if t.track_id >= 0]
+        ids = self._tracks.f["ids"]
+        return ids[ids >= 0].tolist()
 
     def reset(self) -> None:
         """Forget every track (a new video); ids keep counting up, so none is ever reused."""
-        self._tracks = []
+        self._tracks = _Tracks.empty(self.skeleton.num_keypoints)
         self._time = None
 
     def _check(self, keypoints: Any, scores: Any, timestamp: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -285,141 +311,138 @@ class Tracker:
         if embeddings is not None and cfg.embedding_weight > 0:
             emb = np.asarray(embeddings, dtype=np.float64).reshape(len(kpts), -1)
         self._time = t
+        n = len(kpts)
         det_valid = kpts[:, :, 2] >= cfg.min_confidence
         weights = np.where(det_valid, np.minimum(1.0, kpts[:, :, 2] / cfg.full_confidence), 0.0)
 
+        # tracks unseen for longer than max_age are gone before anything can match them
+        tracks = self._tracks
+        if len(tracks):
+            tracks = tracks.take(t - tracks.f["time"] <= cfg.max_age)
+        f = tracks.f
+        if emb is not None and f["emb"].shape[1] != emb.shape[1]:
+            f["emb"] = np.zeros((len(tracks), emb.shape[1]))  # all-zero rows: no embedding yet
+        moving = cfg.motion == "kalman"
+        expected = f["pos"] + f["vel"] * (t - f["time"])[:, None, None] if moving else f["pos"]
+
         # --- association: confirmed tracks first, then tentative ones with what is left
-        det_track = np.full(len(kpts), -1, dtype=np.int64)  # index into self._tracks
-        free = np.arange(len(kpts))
-        if cfg.nms_threshold <= 1 and len(kpts) > 1:
+        det_row = np.full(n, -1, dtype=np.int64)  # each detection's track row
+        free = np.arange(n)
+        if cfg.nms_threshold <= 1 and n > 1:
             free = free[pose_nms(kpts, sc, det_valid, self._sigmas, cfg.nms_threshold)]
         for confirmed in (True, False):
-            rows = [i for i, tr in enumerate(self._tracks) if (tr.track_id >= 0) == confirmed]
-            if not rows or not len(free):
+            rows = np.flatnonzero((f["ids"] >= 0) == confirmed)
+            if not len(rows) or not len(free):
                 continue
-            expected = np.stack([self._tracks[i].expected(t, cfg.motion) for i in rows])
-            valid = np.stack([self._tracks[i].kalman.seen for i in rows])
-            oks = oks_matrix(expected, valid, kpts[free], det_valid[free], self._sigmas)
-            sim = oks if emb is None else oks - cfg.embedding_weight * self._embedding_distance(rows, emb[free])
+            oks = oks_matrix(expected[rows], f["seen"][rows], kpts[free], det_valid[free], self._sigmas)
+            sim = oks
+            if emb is not None:
+                distance = np.linalg.norm(f["emb"][rows][:, None] - emb[free][None], axis=2)
+                has = f["emb"][rows].any(axis=1)[:, None]
+                sim = oks - cfg.embedding_weight * np.where(has, np.minimum(1.0, distance), 0.0)
             pairs, _, _ = match(sim, cfg.oks_threshold, allowed=oks >= cfg.oks_threshold)
-            det_track[free[pairs[:, 1]]] = np.asarray(rows, dtype=np.int64)[pairs[:, 0]]
-            free = free[det_track[free] < 0]
+            det_row[free[pairs[:, 1]]] = rows[pairs[:, 0]]
+            free = free[det_row[free] < 0]
 
-        # --- updates of matched tracks (all at once), ageing of the others
-        matched = set(det_track[det_track >= 0].tolist())
+        # --- matched tracks: motion model, smoothing, life cycle (all at once)
         out_kpts = kpts.copy()
         filled = np.zeros(kpts.shape[:2], dtype=bool)
-        rows = np.flatnonzero(det_track >= 0)
-        if len(rows):
-            tracks = [self._tracks[j] for j in det_track[rows]]
-            self._update_tracks(tracks, kpts[rows], weights[rows], sc[rows], t)
-            if emb is not None:
-                for tr, e in zip(tracks, emb[rows], strict=True):
-                    tr.embedding = e if tr.embedding is None else 0.5 * (tr.embedding + e)
-            if self.smoothing is not None:
-                out_kpts[rows], filled[rows] = self._smooth(tracks, kpts[rows], t)
-        survivors = []
-        extra: list[tuple[_Track, np.ndarray]] = []
-        for i, tr in enumerate(self._tracks):
-            if i in matched:
-                survivors.append(tr)
-                continue
-            tr.misses += 1
-            if tr.track_id < 0 or t - tr.time > cfg.max_age:
-                continue  # a tentative track that missed a frame, or a confirmed one too long unseen
-            survivors.append(tr)
-            if tr.misses <= cfg.fill_frames:
-                pose = np.concatenate([tr.expected(t, cfg.motion), tr.confidence[:, None]], axis=1)
-                pose[~tr.kalman.seen, 2] = 0.0
-                extra.append((tr, pose))
+        dets = np.flatnonzero(det_row >= 0)
+        rows = det_row[dets]
+        if len(dets):
+            smoothed = self._update_rows(tracks, rows, kpts[dets], weights[dets], sc[dets], t)
+            if smoothed is not None:
+                out_kpts[dets], filled[dets] = smoothed
+            if emb is not None:  # a running mean over the matched detections
+                old = f["emb"][rows]
+                f["emb"][rows] = np.where(old.any(axis=1)[:, None], 0.5 * (old + emb[dets]), emb[dets])
+        ids = np.full(n, -1, dtype=np.int64)
+        ids[dets] = f["ids"][rows]
 
-        owner: list[_Track | None] = [self._tracks[j] if j >= 0 else None for j in det_track]
+        # --- the others: a tentative track that missed a frame is dropped; a confirmed one may be filled in
+        unmatched = np.ones(len(tracks), dtype=bool)
+        unmatched[rows] = False
+        f["misses"][unmatched] += 1
+        fill = unmatched & (f["ids"] >= 0) & (f["misses"] <= cfg.fill_frames)
+        extra = np.flatnonzero(fill)
+        tracks = tracks.take(~unmatched | (f["ids"] >= 0))
+
         # --- new tentative tracks (duplicates removed by the NMS are not in `free`)
-        for d in free:
-            if sc[d] >= cfg.min_score and det_valid[d].sum() >= cfg.min_joints:
-                owner[d] = self._new_track(kpts[d], det_valid[d], sc[d], t)
-                owner[d].embedding = None if emb is None else emb[d]
-                survivors.append(owner[d])
-        self._tracks = survivors
+        new = [d for d in free if sc[d] >= cfg.min_score and det_valid[d].sum() >= cfg.min_joints]
+        if new:
+            born = self._new_rows(kpts[new], det_valid[new], sc[new], t, None if emb is None else emb[new])
+            ids[new] = born.f["ids"]
+            tracks = tracks.append(born)
+        self._tracks = tracks
 
-        ids = np.array([tr.track_id if tr is not None else -1 for tr in owner], dtype=np.int64)
-        if extra:
-            out_kpts = np.concatenate([out_kpts, np.stack([p for _, p in extra])])
-            sc = np.concatenate([sc, [tr.score for tr, _ in extra]])
-            ids = np.concatenate([ids, [tr.track_id for tr, _ in extra]])
+        if len(extra):
+            pose = np.concatenate([expected[extra], f["conf"][extra][..., None]], axis=2)
+            pose[~f["seen"][extra], 2] = 0.0
+            out_kpts = np.concatenate([out_kpts, pose])
+            sc = np.concatenate([sc, f["score"][extra]])
+            ids = np.concatenate([ids, f["ids"][extra]])
             filled = np.concatenate([filled, np.ones((len(extra), kpts.shape[1]), dtype=bool)])
-        index = np.concatenate([np.arange(len(kpts)), np.full(len(extra), -1)]).astype(np.int64)
+        index = np.concatenate([np.arange(n), np.full(len(extra), -1)]).astype(np.int64)
         return TrackedPoses(timestamp=t, keypoints=out_kpts.reshape(-1, kpts.shape[1], 3), scores=sc,
                             track_ids=ids, detection_index=index, filled_joints=filled)
 
-    def _embedding_distance(self, rows: list[int], emb: np.ndarray) -> np.ndarray:
-        """``min(1, L2 distance)`` between the tracks' embeddings and the detections' (0 without one)."""
-        out = np.zeros((len(rows), len(emb)))
-        for r, i in enumerate(rows):
-            if self._tracks[i].embedding is not None:
-                out[r] = np.minimum(1.0, np.linalg.norm(emb - self._tracks[i].embedding, axis=1))
-        return out
-
-    def _new_track(self, pose: np.ndarray, valid: np.ndarray, score: float, t: float) -> _Track:
+    def _new_rows(self, poses: np.ndarray, valid: np.ndarray, scores: np.ndarray, t: float,
+                  emb: np.ndarray | None) -> _Tracks:
+        """Tentative tracks (confirmed at once when ``min_hits`` is 1) for unmatched detections."""
         cfg = self.config
-        size = float(pose_size(pose, cfg.min_confidence))
-        state = kalman_start(pose[:, :2], valid, size, measurement_std=cfg.measurement_std,
-                             velocity_std=cfg.velocity_std)
-        tr = _Track(kalman=state, time=t, size=size, score=float(score), confidence=pose[:, 2] * valid)
-        if self.smoothing is not None:
-            tr.smooth = one_euro_start(pose[:, :2], t, pose[:, 2], config=self.smoothing)
+        m = poses.shape[0]
+        sizes = pose_size(poses, cfg.min_confidence)
+        kalman = [kalman_start(p[:, :2], v, s, measurement_std=cfg.measurement_std, velocity_std=cfg.velocity_std)
+                  for p, v, s in zip(poses, valid, sizes, strict=True)]
+        fields = {"ids": np.full(m, -1, dtype=np.int64), "time": np.full(m, t), "size": sizes.astype(float),
+                  "score": scores.astype(float), "hits": np.ones(m, dtype=np.int64),
+                  "misses": np.zeros(m, dtype=np.int64), "conf": poses[:, :, 2] * valid,
+                  "pos": np.stack([s.position for s in kalman]), "vel": np.stack([s.velocity for s in kalman]),
+                  "cov": np.stack([s.covariance for s in kalman]), "seen": valid.copy(),
+                  "emb": np.zeros((m, 0)) if emb is None else emb.copy()}
+        sm = one_euro_start(poses[:, :, :2], t, poses[:, :, 2], config=self.smoothing or OneEuroConfig())
+        fields.update(sm_value=sm.value, sm_deriv=sm.derivative, sm_conf=sm.confidence, sm_gap=sm.gap,
+                      sm_samples=sm.samples)
+        born = _Tracks(fields)
         if cfg.min_hits <= 1:
-            self._confirm(tr)
-        return tr
+            self._confirm(born, np.arange(m))
+        return born
 
-    def _update_tracks(self, tracks: list[_Track], poses: np.ndarray, weights: np.ndarray, scores: np.ndarray,
-                       t: float) -> None:
-        """Fold matched detections into their tracks, all tracks in one batch."""
+    def _update_rows(self, tracks: _Tracks, rows: np.ndarray, poses: np.ndarray, weights: np.ndarray,
+                     scores: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Fold matched detections into their tracks' rows; returns the smoothed poses and filled joints."""
         cfg = self.config
-        sizes = 0.7 * np.array([tr.size for tr in tracks]) + 0.3 * pose_size(poses, cfg.min_confidence)
-        position = np.stack([tr.kalman.position for tr in tracks])
-        seen = np.stack([tr.kalman.seen for tr in tracks])
+        f = tracks.f
+        previous = f["time"][rows]  # the last match: both filters were last updated then
+        sizes = 0.7 * f["size"][rows] + 0.3 * pose_size(poses, cfg.min_confidence)  # steadier than one box
         measured = weights > 0
         if cfg.motion == "kalman":
-            state = KalmanState(position=position, velocity=np.stack([tr.kalman.velocity for tr in tracks]),
-                                covariance=np.stack([tr.kalman.covariance for tr in tracks]), seen=seen)
-            dt = t - np.array([tr.time for tr in tracks])
-            state = kalman_predict(state, dt, sizes, accel_std=cfg.accel_std)
+            state = KalmanState(position=f["pos"][rows], velocity=f["vel"][rows], covariance=f["cov"][rows],
+                                seen=f["seen"][rows])
+            state = kalman_predict(state, t - previous, sizes, accel_std=cfg.accel_std)
             state = kalman_update(state, poses[:, :, :2], weights, sizes, measurement_std=cfg.measurement_std)
-            position, velocity, covariance = state.position, state.velocity, state.covariance
+            f["pos"][rows], f["vel"][rows], f["cov"][rows] = state.position, state.velocity, state.covariance
         else:  # no motion model: a track is where it was last seen
-            position = np.where(measured[..., None], poses[:, :, :2], position)
-            velocity = covariance = None
-        for i, tr in enumerate(tracks):
-            tr.kalman = KalmanState(position=position[i], velocity=tr.kalman.velocity if velocity is None else
-                                    velocity[i], covariance=tr.kalman.covariance if covariance is None else
-                                    covariance[i], seen=seen[i] | measured[i])
-            tr.size = float(sizes[i])
-            tr.time = t
-            tr.score = float(scores[i])
-            tr.confidence = np.where(measured[i], poses[i, :, 2], tr.confidence)
-            tr.hits += 1
-            tr.misses = 0
-            if tr.track_id < 0 and tr.hits >= cfg.min_hits:
-                self._confirm(tr)
-
-    def _smooth(self, tracks: list[_Track], poses: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """One-Euro step of every matched track in one batch; returns the smoothed poses and filled joints."""
-        states = [tr.smooth for tr in tracks]
-        batch = OneEuroState(value=np.stack([s.value for s in states]),  # type: ignore[union-attr]
-                             derivative=np.stack([s.derivative for s in states]),  # type: ignore[union-attr]
-                             confidence=np.stack([s.confidence for s in states]),  # type: ignore[union-attr]
-                             gap=np.stack([s.gap for s in states]),  # type: ignore[union-attr]
-                             samples=np.stack([s.samples for s in states]),  # type: ignore[union-attr]
-                             time=np.array([[s.time] for s in states]))  # type: ignore[union-attr]
-        sizes = np.array([tr.size for tr in tracks])[:, None]
-        new, xy, conf, filled = one_euro_step(batch, poses[:, :, :2], t, poses[:, :, 2], config=self.smoothing,
-                                              scale=sizes)
-        for i, tr in enumerate(tracks):
-            tr.smooth = OneEuroState(value=new.value[i], derivative=new.derivative[i], confidence=new.confidence[i],
-                                     gap=new.gap[i], samples=new.samples[i], time=t)
+            f["pos"][rows] = np.where(measured[..., None], poses[:, :, :2], f["pos"][rows])
+        f["seen"][rows] |= measured
+        f["size"][rows] = sizes
+        f["time"][rows] = t
+        f["score"][rows] = scores
+        f["conf"][rows] = np.where(measured, poses[:, :, 2], f["conf"][rows])
+        f["hits"][rows] += 1
+        f["misses"][rows] = 0
+        self._confirm(tracks, rows[(f["ids"][rows] < 0) & (f["hits"][rows] >= cfg.min_hits)])
+        if self.smoothing is None:
+            return None
+        state = OneEuroState(value=f["sm_value"][rows], derivative=f["sm_deriv"][rows], confidence=f["sm_conf"][rows],
+                             gap=f["sm_gap"][rows], samples=f["sm_samples"][rows], time=previous[:, None])
+        new, xy, conf, filled = one_euro_step(state, poses[:, :, :2], t, poses[:, :, 2], config=self.smoothing,
+                                              scale=sizes[:, None])
+        f["sm_value"][rows], f["sm_deriv"][rows], f["sm_conf"][rows] = new.value, new.derivative, new.confidence
+        f["sm_gap"][rows], f["sm_samples"][rows] = new.gap, new.samples
         return np.concatenate([xy, conf[..., None]], axis=-1), filled
 
-    def _confirm(self, tr: _Track) -> None:
-        tr.track_id = self._next_id
-        self._next_id += 1
+    def _confirm(self, tracks: _Tracks, rows: np.ndarray) -> None:
+        """Give ids, in row order, to tracks that just became confirmed."""
+        tracks.f["ids"][rows] = np.arange(self._next_id, self._next_id + len(rows))
+        self._next_id += len(rows)
