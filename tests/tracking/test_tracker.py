@@ -171,6 +171,21 @@ def test_bad_input_is_named() -> None:
         TrackerConfig(motion="magic")  # type: ignore[arg-type]
 
 
+def test_embeddings_can_break_a_tie_between_two_equally_close_tracks() -> None:
+    rng = np.random.default_rng(6)
+    pose = np.concatenate([rng.uniform(0, 60, (17, 2)), np.full((17, 1), 0.9)], axis=1)
+    a, b = pose + np.array([100.0, 0, 0]), pose + np.array([108.0, 0, 0])
+    tracker = Tracker(COCO, TrackerConfig(min_hits=1, nms_threshold=2.0, embedding_weight=0.5))
+    first = tracker.update(np.stack([a, b]), timestamp=0.0, embeddings=np.array([[0.0], [1.0]]))
+    # both people now stand halfway between the two tracks: only the embeddings tell them apart
+    middle = pose + np.array([104.0, 0, 0])
+    out = tracker.update(np.stack([middle, middle]), timestamp=0.1, embeddings=np.array([[1.0], [0.0]]))
+    assert out.track_ids.tolist() == first.track_ids[::-1].tolist()
+    assert len(tracker.update(np.zeros((0, 17, 3)), timestamp=0.2, embeddings=np.zeros((0, 1)))) == 0
+    with pytest.raises(ValueError, match="embeddings"):
+        tracker.update(middle[None], timestamp=0.3, embeddings=np.zeros((2, 1)))
+
+
 def test_json_entries_carry_track_ids() -> None:
     tracker = litepose.Tracker(17, TrackerConfig(min_hits=1))
     pose = np.concatenate([np.random.default_rng(5).uniform(0, 80, (1, 17, 2)), np.full((1, 17, 1), 0.8)], axis=2)

@@ -309,7 +309,10 @@ class Tracker:
         kpts, sc, t = self._check(keypoints, scores, timestamp)
         emb = None
         if embeddings is not None and cfg.embedding_weight > 0:
-            emb = np.asarray(embeddings, dtype=np.float64).reshape(len(kpts), -1)
+            emb = np.asarray(embeddings, dtype=np.float64)
+            emb = emb[:, None] if emb.ndim == 1 else emb
+            if emb.ndim != 2 or emb.shape[0] != len(kpts):
+                raise ValueError(f"embeddings must be ({len(kpts)}, L) for {len(kpts)} poses, got {emb.shape}")
         self._time = t
         n = len(kpts)
         det_valid = kpts[:, :, 2] >= cfg.min_confidence
