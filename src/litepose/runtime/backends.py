@@ -7,7 +7,8 @@ grouping are shared by every backend (:class:`litepose.Predictor`).
 
 * :class:`OnnxRuntimeBackend` — an ``.onnx`` file (or ONNX bytes) on onnxruntime's CPU provider;
 * :class:`OpenVinoBackend` — an OpenVINO IR ``.xml`` (or an ``.onnx`` file, or an in-memory
-  ``openvino.Model``) on OpenVINO's CPU plugin, run in the precision the file was exported for;
+  ``openvino.Model``) on OpenVINO's CPU plugin, run in the precision the file was exported for
+  (:func:`openvino_precision_hint`);
 * :class:`TorchBackend` — an ``nn.Module`` in eager PyTorch (torch is imported only here, lazily).
 
 :func:`open_backend` opens an exported file by its suffix (``.onnx`` -> onnxruntime, ``.xml`` ->
@@ -169,23 +170,29 @@ class OnnxRuntimeBackend:
         return _as_f32(stride4), _as_f32(stride2)
 
 
-def openvino_precision_hint(precision: str, capabilities: list[str] | tuple[str, ...]) -> tuple[str, str | None]:
-    """The CPU plugin's ``INFERENCE_PRECISION_HINT`` for a file exported at ``precision``, and a warning
-    (or None) when the CPU cannot run it as exported.
+# rt_info path where `litepose export` records the CPU inference precision it verified
+_HINT_PATH = ("runtime_options", "INFERENCE_PRECISION_HINT")
+_HINTS = {"fp32": "f32", "fp16": "f32", "bf16": "bf16", "int8": "f32"}
+
+
+def openvino_precision_hint(precision: str, capabilities: list[str] | tuple[str, ...],
+                            recorded: str | None = None) -> tuple[str, str | None]:
+    """The CPU plugin's ``INFERENCE_PRECISION_HINT`` for a model exported at ``precision``, and a warning
+    (or None) when this CPU cannot run it as exported.
 
     The plugin's default is not "as exported": on CPUs with BF16 it runs float32 models in bfloat16.
-    So: ``fp32`` and ``int8`` (whose non-quantized layers were calibrated in float32) -> ``f32``;
-    ``bf16`` -> ``bf16`` where the CPU lists BF16, else ``f32``; ``fp16`` (half-precision weights) ->
-    ``f16`` where the CPU computes in FP16 (ARM), else ``f32``.
+    So the hint is the one the file records (``recorded``, what ``litepose export`` verified), else the
+    precision's: ``fp32``, ``fp16`` (half-precision weights, float32 arithmetic) and ``int8`` (whose
+    float layers were calibrated in float32) -> ``f32``, ``bf16`` -> ``bf16``. A ``bf16`` or ``f16`` hint
+    on a CPU without that arithmetic (e.g. a bf16 file on a Raspberry Pi) falls back to ``f32``.
     """
     caps = {str(c).upper() for c in capabilities}
-    if precision == "bf16":
-        if "BF16" in caps:
-            return "bf16", None
-        return "f32", "this CPU has no BF16 support: the bf16 model runs in float32"
-    if precision == "fp16" and "FP16" in caps:
-        return "f16", None
-    return "f32", None
+    hint = recorded if recorded in ("f32", "bf16", "f16") else _HINTS.get(precision, "f32")
+    if hint == "bf16" and "BF16" not in caps:
+        return "f32", "this CPU has no bf16 arithmetic: the bf16 model runs in float32"
+    if hint == "f16" and "FP16" not in caps:
+        return "f32", "this CPU has no fp16 arithmetic: the model runs in float32"
+    return hint, None
 
 
 class OpenVinoBackend:
@@ -233,9 +240,12 @@ class OpenVinoBackend:
             raise ValueError(f"{label}: the input {metadata.input_name!r} has shape {shape}, expected [N, 3, H, W]")
         sides = [d.get_length() if d.is_static else None for d in shape]
         capabilities = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        hint, self.precision_warning = openvino_precision_hint(metadata.precision, capabilities)
+        recorded = str(model.get_rt_info(list(_HINT_PATH)).astype(str)) if model.has_rt_info(list(_HINT_PATH)) \
+            else None
+        hint, self.precision_warning = openvino_precision_hint(metadata.precision, capabilities, recorded)
         self.inference_precision = hint
-        self._config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint}
+        # One image at a time, as soon as possible: the latency hint (not throughput streams).
+        self._config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
         if threads is not None:
             self._config["INFERENCE_NUM_THREADS"] = int(threads)
         self.metadata = metadata
