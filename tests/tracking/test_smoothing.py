@@ -18,7 +18,7 @@ from litepose.tracking import (
     smoothing_factor,
 )
 
-STILL = OneEuroConfig(min_cutoff=1.0, beta=0.0, d_cutoff=1.0, full_confidence=0.5)
+STILL = OneEuroConfig(min_cutoff=1.0, beta=0.0, d_cutoff=1.0, full_confidence=0.5, reset_distance=math.inf)
 
 
 def test_smoothing_factor_is_the_reference_formula() -> None:
@@ -30,29 +30,29 @@ def test_smoothing_factor_is_the_reference_formula() -> None:
 def test_a_few_steps_by_hand_without_speed_term() -> None:
     # beta = 0: a plain exponential filter with alpha = 0.385870 at 10 Hz sampling
     state = one_euro_start(np.array([[0.0]]), 0.0, config=STILL)
-    state, out, conf, filled = one_euro_step(state, np.array([[1.0]]), 0.1, config=STILL)
+    state, out, conf, filled = one_euro_step(state, np.array([[1.0]]), 0.1, config=STILL, scale=1.0)
     assert out[0, 0] == pytest.approx(0.385869545, abs=1e-8)   # 0 + 0.385870 * (1 - 0)
-    state, out, _, _ = one_euro_step(state, np.array([[1.0]]), 0.2, config=STILL)
+    state, out, _, _ = one_euro_step(state, np.array([[1.0]]), 0.2, config=STILL, scale=1.0)
     assert out[0, 0] == pytest.approx(0.622843784, abs=1e-8)   # 0.385870 + 0.385870 * (1 - 0.385870)
     assert conf[0] == 1.0 and not filled[0]
 
 
 def test_a_few_steps_by_hand_with_speed_term() -> None:
-    cfg = OneEuroConfig(min_cutoff=1.0, beta=1.0, d_cutoff=1.0)
+    cfg = OneEuroConfig(min_cutoff=1.0, beta=1.0, d_cutoff=1.0, reset_distance=math.inf)
     state = one_euro_start(np.array([[0.0]]), 0.0, config=cfg)
     # second sample: speed (1 - 0) / 0.1 = 10 px/s taken as is; cutoff 1 + 10 = 11 Hz; alpha = 0.873602
-    state, out, _, _ = one_euro_step(state, np.array([[1.0]]), 0.1, config=cfg)
+    state, out, _, _ = one_euro_step(state, np.array([[1.0]]), 0.1, config=cfg, scale=1.0)
     assert out[0, 0] == pytest.approx(0.873601780, abs=1e-8)
     assert state.derivative[0, 0] == pytest.approx(10.0)
     # third: raw speed (1 - 0.873602) / 0.1 = 1.26398; filtered 10 + 0.385870 (1.26398 - 10) = 6.629037;
     # cutoff 7.629037 Hz, alpha 0.827392; 0.873602 + 0.827392 * 0.126398 = 0.978183
-    state, out, _, _ = one_euro_step(state, np.array([[1.0]]), 0.2, config=cfg)
+    state, out, _, _ = one_euro_step(state, np.array([[1.0]]), 0.2, config=cfg, scale=1.0)
     assert state.derivative[0, 0] == pytest.approx(6.629036784, abs=1e-8)
     assert out[0, 0] == pytest.approx(0.978182622, abs=1e-8)
 
 
 def test_speed_is_divided_by_the_person_size() -> None:
-    cfg = OneEuroConfig(min_cutoff=1.0, beta=1.0)
+    cfg = OneEuroConfig(min_cutoff=1.0, beta=1.0, reset_distance=math.inf)
     small, big = OneEuroFilter(cfg), OneEuroFilter(cfg)
     for t, x in ((0.0, 0.0), (0.1, 1.0), (0.2, 2.0)):
         a, _, _ = small(np.array([[x, 0.0]]), t, scale=1.0)
@@ -75,7 +75,7 @@ def test_the_filter_is_isotropic() -> None:
 def test_low_confidence_moves_less() -> None:
     cfg = OneEuroConfig(beta=0.0, min_confidence=0.1, full_confidence=0.3)
     start = one_euro_start(np.zeros((2, 2)), 0.0, np.array([0.9, 0.9]), config=cfg)
-    _, out, _, _ = one_euro_step(start, np.ones((2, 2)), 0.1, np.array([0.9, 0.15]), config=cfg)
+    _, out, _, _ = one_euro_step(start, np.ones((2, 2)), 0.1, np.array([0.9, 0.15]), config=cfg, scale=10.0)
     alpha = smoothing_factor(cfg.min_cutoff, 0.1)
     np.testing.assert_allclose(out[0], alpha)              # full step
     np.testing.assert_allclose(out[1], alpha * 0.15 / 0.3)  # half a step at half the full confidence
@@ -85,30 +85,39 @@ def test_short_gaps_are_filled_then_the_point_is_dropped() -> None:
     cfg = OneEuroConfig(beta=0.0, max_gap=2)
     f = OneEuroFilter(cfg)
     for i in range(6):  # a point moving right at 30 px/s, confidently seen
-        f(np.array([[i * 1.0, 5.0]]), i / 30, np.array([0.9]))
+        f(np.array([[i * 1.0, 5.0]]), i / 30, np.array([0.9]), scale=100.0)
     before = f.state
     assert before is not None
-    xy, conf, filled = f(np.array([[0.0, 0.0]]), 6 / 30, np.array([0.01]))  # missing: filled
+    xy, conf, filled = f(np.array([[0.0, 0.0]]), 6 / 30, np.array([0.01]), scale=100.0)  # missing: filled
     assert filled[0] and conf[0] == pytest.approx(0.9)
     np.testing.assert_allclose(xy[0], before.value[0] + before.derivative[0] / 30)
-    f(np.array([[0.0, 0.0]]), 7 / 30, np.array([0.01]))
-    xy, conf, filled = f(np.array([[3.0, 4.0]]), 8 / 30, np.array([0.02]))  # third miss > max_gap: raw
+    f(np.array([[0.0, 0.0]]), 7 / 30, np.array([0.01]), scale=100.0)
+    xy, conf, filled = f(np.array([[3.0, 4.0]]), 8 / 30, np.array([0.02]), scale=100.0)  # third miss: raw
     assert not filled[0] and conf[0] == pytest.approx(0.02)
     np.testing.assert_allclose(xy[0], [3.0, 4.0])
-    xy, _, _ = f(np.array([[50.0, 60.0]]), 9 / 30, np.array([0.9]))  # seen again: starts afresh
-    np.testing.assert_allclose(xy[0], [50.0, 60.0])
+    xy, _, _ = f(np.array([[6.0, 7.0]]), 9 / 30, np.array([0.9]), scale=100.0)  # seen again: starts afresh
+    np.testing.assert_allclose(xy[0], [6.0, 7.0])
 
 
 def test_variable_frame_rate_uses_the_real_intervals() -> None:
     cfg = OneEuroConfig(beta=0.0)
     state = one_euro_start(np.zeros((1, 1)), 0.0, config=cfg)
-    state, out1, _, _ = one_euro_step(state, np.ones((1, 1)), 0.05, config=cfg)
-    state, out2, _, _ = one_euro_step(state, np.ones((1, 1)), 0.25, config=cfg)   # a 200 ms gap
+    state, out1, _, _ = one_euro_step(state, np.ones((1, 1)), 0.05, config=cfg, scale=10.0)
+    state, out2, _, _ = one_euro_step(state, np.ones((1, 1)), 0.25, config=cfg, scale=10.0)   # a 200 ms gap
     a1, a2 = smoothing_factor(1.0, 0.05), smoothing_factor(1.0, 0.2)
     assert out1[0, 0] == pytest.approx(a1)
     assert out2[0, 0] == pytest.approx(a1 + a2 * (1 - a1))
     with pytest.raises(ValueError, match="timestamps must increase"):
-        one_euro_step(state, np.ones((1, 1)), 0.25, config=cfg)
+        one_euro_step(state, np.ones((1, 1)), 0.25, config=cfg, scale=10.0)
+
+
+def test_a_jump_restarts_the_point_instead_of_gliding() -> None:
+    f = OneEuroFilter(OneEuroConfig(beta=0.0, reset_distance=0.3))
+    for i in range(5):
+        f(np.array([[100.0 + i, 50.0], [20.0, 20.0]]), i / 30, scale=100.0)
+    xy, _, _ = f(np.array([[160.0, 50.0], [22.0, 20.0]]), 5 / 30, scale=100.0)  # 56 px = 0.56 sizes; 2 px
+    assert xy[0, 0] == 160.0                     # taken as it is: another point now
+    assert 20.0 < xy[1, 0] < 21.0                # a small move is smoothed as usual
 
 
 def test_config_checks_name_the_field() -> None:
