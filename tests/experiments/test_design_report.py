@@ -112,6 +112,7 @@ def test_report_files(tmp_path: Path) -> None:
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert [r["key"] for r in rows] == ["litepose-l", "w16"] and float(rows[0]["ap_mean"]) == pytest.approx(0.55)
     assert rows[1]["exported_backend"] == "onnxruntime" and float(rows[1]["exported_ms"]) == 100.0
+    assert float(rows[1]["onnxruntime_ms"]) == 100.0 and float(rows[1]["torch_ms"]) == 250.0
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["ordering"] == report["ordering"] and len(saved["runs"]["w16"]) == 2
     image = cv2.imread(str(tmp_path / "plot.png"))

@@ -56,11 +56,15 @@ def test_single_branch_style_experiment_end_to_end(tmp_path: Path, tiny_data: Pa
         assert rows[key]["params"] == expected.params
         assert rows[key]["gmacs_paper"] == pytest.approx(expected.macs_paper / 1e9)
         latency = report["measurements"][key]["latency"]
-        assert latency["torch"]["median_ms"] > 0 and latency["onnxruntime"]["median_ms"] > 0
-        assert rows[key]["exported_backend"] == "onnxruntime"
+        exported = {b: latency[b]["median_ms"] for b in ("onnxruntime", "openvino")}
+        assert latency["torch"]["median_ms"] > 0 and min(exported.values()) > 0
+        assert latency["openvino"]["settings"]["bn_folded"]
+        assert rows[key]["exported_ms"] == min(exported.values())
+        assert rows[key]["exported_backend"] == min(exported, key=exported.__getitem__)
     assert json.loads((out / "archs" / "hr.json").read_text())["family"] == "higherhrnet"
     md = (out / "results.md").read_text()
-    assert "| tiny HRNet | " in md and "onnxruntime ms @64" in md and "Latency: tiny LitePose has" in md
+    assert "| tiny HRNet | " in md and "onnxruntime ms @64 | openvino ms @64 |" in md
+    assert "Latency: tiny LitePose has" in md
     assert sum("training for 0.02 min" in ln for ln in lines) == 4
 
 

@@ -53,6 +53,7 @@ def summarise(experiment: Experiment, runs: Mapping[str, Sequence[RunResult]],
             "latency_size": m["latency_size"],
             "torch_ms": torch_ms,
             "torch_contended": m["latency"].get("torch", {}).get("contended"),
+            "backend_ms": {b: float(r["median_ms"]) for b, r in m["latency"].items() if "median_ms" in r},
             "exported_backend": exported[0] if exported else None,
             "exported_ms": exported[1] if exported else None,
             "paper_ap": v.paper_ap, "paper_gmacs": v.paper_gmacs,
@@ -86,9 +87,9 @@ def _fmt(value: float | None, spec: str, empty: str = "–") -> str:
 def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: Mapping[str, Any],
               settings: Mapping[str, Any]) -> str:
     size = rows[0]["latency_size"] if rows else settings.get("latency_size")
-    exported = sorted({r["exported_backend"] for r in rows if r["exported_backend"]})
+    exported = _exported_names(rows)
     head = ["variant", "params", f"GMACs (paper) @{size}", f"GMACs (true) @{size}", f"torch ms @{size}"]
-    head += [f"{', '.join(exported)} ms @{size}"] if exported else []
+    head += [f"{b} ms @{size}" for b in exported]
     head += ["AP (mean ± spread)", "AP50", "seeds", "paper AP", "paper GMACs"]
     lines = [f"# {experiment.title}", "", f"Paper: {experiment.claim}.", "",
              "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -96,7 +97,7 @@ def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: 
         ap = "–" if r["ap_mean"] is None else f"{r['ap_mean']:.3f} ± {r['ap_spread']:.3f}"
         torch_ms = _fmt(r["torch_ms"], ".1f") + (" (contended)" if r["torch_contended"] else "")
         cells = [r["label"], f"{r['params'] / 1e6:.2f}M", f"{r['gmacs_paper']:.2f}", f"{r['gmacs']:.2f}", torch_ms]
-        cells += [_fmt(r["exported_ms"], ".1f")] if exported else []
+        cells += [_fmt(r["backend_ms"].get(b), ".1f") for b in exported]
         seeds = str(r["seeds"]) + (f" ({r['diverged']} diverged)" if r["diverged"] else "")
         cells += [ap, _fmt(r["ap50_mean"], ".3f"), seeds, _fmt(r["paper_ap"], ".1f"), _fmt(r["paper_gmacs"], ".2f")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -124,15 +125,22 @@ def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: 
     return "\n".join(lines)
 
 
+def _exported_names(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The exported backends timed for any variant, in a stable order."""
+    return sorted({b for r in rows for b in r["backend_ms"] if b != "torch"})
+
+
 def _csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    fields = ["key", "label", "arch", "params", "gmacs_paper", "gmacs", "latency_size", "torch_ms", "exported_backend",
-              "exported_ms", "ap_mean", "ap_spread", "ap50_mean", "seeds", "diverged", "epochs_mean", "paper_ap",
-              "paper_gmacs"]
+    exported = [f"{b}_ms" for b in _exported_names(rows)]
+    fields = ["key", "label", "arch", "params", "gmacs_paper", "gmacs", "latency_size", "torch_ms", *exported,
+              "exported_backend", "exported_ms", "ap_mean", "ap_spread", "ap50_mean", "seeds", "diverged",
+              "epochs_mean", "paper_ap", "paper_gmacs"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r[k]) for k in fields})
+        flat = {**r, **{f"{b}_ms": ms for b, ms in r["backend_ms"].items()}}
+        writer.writerow({k: ("" if flat.get(k) is None else flat[k]) for k in fields})
     return buffer.getvalue()
 
 

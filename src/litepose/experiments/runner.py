@@ -53,6 +53,8 @@ Log = Callable[[str], None]
 #: five; 4000 training images (seed 1) and 300 held-out images (seed 2), COCO-17 keypoints.
 SYNTHETIC_CROWDS: dict[str, Any] = {"image_size": (128, 128), "min_people": 1, "max_people": 4, "min_height": 48.0,
                                     "max_height": 124.0, "crowd_prob": 0.2, "train_images": 4000, "val_images": 300}
+#: The deployment backends the single-branch experiment times besides eager PyTorch (litepose.runtime).
+EXPORTED_BACKENDS = ("onnxruntime", "openvino")
 #: Training minutes of a whole experiment when --minutes is not given (split evenly over its runs), so that
 #: one experiment with its evaluations and timings takes about an hour on two cores.
 TOTAL_TRAIN_MINUTES = 50.0
@@ -331,32 +333,54 @@ def _train_and_score(variant: Variant, seed: int, cfg: Config, paths: Experiment
                      fitted.global_step, round(train_s, 1), round(eval_s, 1))
 
 
-def _measure_variant(experiment: Experiment, variant: Variant, num_keypoints: int, test_size: int,
+def _time_exported(net: Any, backend: str, size: int, skeleton: Any, threads: int | None, repeats: int) -> Any:
+    """The latency of ``net`` as deployment runs it on ``backend`` (onnxruntime or OpenVINO): BatchNorm
+    folded, converted in memory (:func:`litepose.runtime.from_torch.module_backend`), one random image."""
+    import numpy as np
+
+    from litepose.export.timing import CpuWait, LatencyResult, default_threads, host_id, time_calls
+    from litepose.runtime.backends import module_metadata
+    from litepose.runtime.from_torch import module_backend
+
+    threads = threads or default_threads()
+    runtime = module_backend(net, module_metadata(net, skeleton, test_size=size), backend, threads=threads)
+    x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+    with CpuWait.measure() as wait:
+        times = time_calls(lambda: runtime.run(x), warmup=2, repeats=repeats)
+    return LatencyResult.from_times(times, warmup=2, backend=backend, threads=threads,
+                                    input_shapes=((1, 3, size, size),), host=host_id(), cpu_wait=wait.share,
+                                    settings={"precision": runtime.metadata.precision, "bn_folded": True})
+
+
+def _measure_variant(experiment: Experiment, variant: Variant, skeleton: Any, test_size: int,
                      settings: ExperimentSettings, log: Log) -> dict[str, Any]:
-    """Params, MACs (paper convention and true) at the latency size and the test size, and latency on torch
-    (and every exported backend when the experiment compares them) at the latency size."""
+    """Params, MACs (paper convention and true) at the latency size and the test size, and latency at the
+    latency size on torch and, when the experiment compares them, on every exported backend."""
     from litepose.export.latency import measure_latency
-    from litepose.export.runners import BACKENDS
     from litepose.models.families import build_network
     from litepose.models.profile import profile_model
 
-    net = build_network(variant.spec.with_input_size(settings.latency_size), num_keypoints).eval()
-    at_ref = profile_model(net, settings.latency_size)
+    size = settings.latency_size
+    net = build_network(variant.spec.with_input_size(size), skeleton.num_keypoints).eval()
+    at_ref = profile_model(net, size)
     at_test = profile_model(net, test_size)
-    backends = BACKENDS if experiment.exported_latency else ("torch",)
     latency: dict[str, Any] = {}
-    for backend in backends:
+    for backend in ("torch", *(EXPORTED_BACKENDS if experiment.exported_latency else ())):
         try:
-            result = measure_latency(net, settings.latency_size, backend=backend, threads=settings.latency_threads,
-                                     warmup=2, repeats=settings.latency_repeats)
+            if backend == "torch":
+                result = measure_latency(net, size, backend="torch", threads=settings.latency_threads, warmup=2,
+                                         repeats=settings.latency_repeats)
+            else:
+                result = _time_exported(net, backend, size, skeleton, settings.latency_threads,
+                                        settings.latency_repeats)
         except Exception as err:  # an exporter's failure is a finding, not the end of the experiment
             latency[backend] = {"error": f"{type(err).__name__}: {err}"}
             log(f"{variant.key}: latency on {backend} failed ({type(err).__name__}: {err})")
             continue
         latency[backend] = result.to_dict() | {"contended": result.contended}
         log(f"{variant.key}: {result.describe()}")
-    return {"key": variant.key, "label": variant.label, "num_keypoints": num_keypoints, "params": at_ref.params,
-            "latency_size": settings.latency_size, "macs_paper": at_ref.macs_paper, "macs": at_ref.macs,
+    return {"key": variant.key, "label": variant.label, "num_keypoints": skeleton.num_keypoints,
+            "params": at_ref.params, "latency_size": size, "macs_paper": at_ref.macs_paper, "macs": at_ref.macs,
             "test_size": test_size, "macs_paper_test": at_test.macs_paper, "latency": latency}
 
 
@@ -408,9 +432,10 @@ def run_experiment(experiment: Experiment, out: str | Path, settings: Experiment
             if not paths.variant(variant.key).is_file():
                 model_file = next((paths.run(variant.key, s) / "model.pt" for s in range(settings.seeds)
                                    if (paths.run(variant.key, s) / "model.pt").is_file()), None)
-                joints = load_checkpoint(model_file).model.num_keypoints if model_file else _joints_of(cfg)
+                skeleton = load_checkpoint(model_file).skeleton if model_file else None
+                skeleton = skeleton or _skeleton_of(cfg)
                 test_size = cfg.data.test_input_size or cfg.data.input_size or variant.spec.input_size
-                measured = _measure_variant(experiment, variant, joints, test_size, settings, log)
+                measured = _measure_variant(experiment, variant, skeleton, test_size, settings, log)
                 atomic_write_json(paths.variant(variant.key), measured, indent=2)
 
     runs = {v.key: [RunResult.read(paths.result(v.key, s)) for s in range(recorded)
@@ -420,17 +445,17 @@ def run_experiment(experiment: Experiment, out: str | Path, settings: Experiment
     return write_report(experiment, runs, measured, paths.root, settings=_settings_dict(settings, seeds, val))
 
 
-def _joints_of(cfg: Config) -> int:
-    """The joint count of the training data (all runs diverged: no checkpoint tells it)."""
+def _skeleton_of(cfg: Config) -> Any:
+    """The skeleton of the training data (when no run left a checkpoint that names it: all diverged)."""
+    from litepose.skeleton import load_skeleton, skeleton_from_coco_category
     from litepose.training.loader import resolve_data
 
     resolved = resolve_data(cfg)
-    if cfg.model.num_keypoints:
-        return cfg.model.num_keypoints
     if resolved.skeleton is not None:
-        return resolved.skeleton.num_keypoints
-    raw = json.loads(resolved.train_ann.read_text())
-    return len(raw["categories"][0]["keypoints"])
+        return resolved.skeleton
+    if cfg.data.skeleton is not None:
+        return load_skeleton(cfg.data.skeleton)
+    return skeleton_from_coco_category(json.loads(resolved.train_ann.read_text())["categories"][0])
 
 
 def _settings_dict(settings: ExperimentSettings, seeds: int, val: Sequence[Path]) -> dict[str, Any]:
