@@ -8,7 +8,8 @@
 2. **Associate** by OKS between the predicted track poses and the detections, with a gated Hungarian
    assignment (:mod:`litepose.tracking.association`): confirmed tracks first, then tentative ones
    with the detections left, so a fresh (possibly spurious) track never takes a detection from an
-   established one.
+   established one. Duplicates first (a detection with OKS >= ``nms_threshold`` with a higher-scored
+   one: bottom-up decoders sometimes return a person twice) are left out.
 3. **Life cycle**: an unmatched detection with a person score of at least ``min_score`` and
    ``min_joints`` confident joints starts a *tentative* track; a track is *confirmed* after
    ``min_hits`` matched frames and only then gets an id; a tentative track that misses a frame is
@@ -21,9 +22,15 @@
 
 Detections that match no track, or only a tentative one, are returned too, with id ``-1``.
 
-The associative-embedding tags are not used: LitePose's tags are trained to separate the people of
-one image (pull/push losses within an image), so their values carry no identity across frames; the
-measurement is in ``benchmarks/bench_tracking.py`` and the README.
+Identity cues. :meth:`Tracker.update` takes optional per-detection embeddings (weighted by
+``TrackerConfig.embedding_weight``, off by default). LitePose's associative-embedding tags were
+measured as such a cue (``benchmarks/bench_tracking.py --model``, a checkpoint trained on synthetic
+people, tags read from the maps at each person's joints): between consecutive frames the tag distance
+separates same-person from different-people pairs with ROC AUC 0.92, OKS with 0.97, and adding the tag
+distance to the association left MOTA and IDF1 unchanged or lower (weight 0.2: MOTA 0.415 vs 0.417,
+IDF1 0.431 vs 0.436). The tags are trained to separate the people of one image (pull/push losses within
+an image), not to identify them across images, so the :class:`~litepose.Predictor` does not expose
+them and the tracker relies on OKS and motion.
 
 Shapes: ``N`` detections, ``K`` joints, ``M`` reported poses.
 """
