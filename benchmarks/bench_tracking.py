@@ -26,8 +26,9 @@ same person vs different people, beside the same AUC for OKS)::
     .venv/bin/python benchmarks/bench_tracking.py --quick                # one short clip
     .venv/bin/python benchmarks/bench_tracking.py --model demo_out/run/best.pt --input-size 256
 
-Exit status 1 if a target is missed (jitter down >= 50% with the position error not worse; overhead
-<= 2 ms per frame for 10 people).
+Exit status 1 if a target is missed in a full run (jitter down >= 50% with the position error not worse;
+overhead <= 2 ms per frame for 10 people). Measured on this repository's 2-core machine under load from
+other work: see the README's "Video: tracking and smoothing" for the numbers.
 """
 
 from __future__ import annotations
@@ -513,8 +514,10 @@ def main(argv: list[str] | None = None) -> int:
 
     write_summary(args.summary_json, headlines)
     print(f"\ntargets: jitter down >= 50% with position error not worse: {'met' if smooth_ok else 'MISSED'}; "
-          f"overhead <= 2 ms: {'met' if overhead_ok else 'MISSED'}")
-    return 0 if smooth_ok and overhead_ok else 1
+          f"overhead <= 2 ms: {'met' if overhead_ok else 'MISSED'}"
+          + (" (a --quick run only smoke-tests the script: one short clip, where every track starts in motion, "
+             "and 100 timed frames; the targets are checked by full runs)" if args.quick else ""))
+    return 0 if args.quick or (smooth_ok and overhead_ok) else 1
 
 
 if __name__ == "__main__":
