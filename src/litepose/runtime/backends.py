@@ -195,6 +195,18 @@ def openvino_precision_hint(precision: str, capabilities: list[str] | tuple[str,
     return hint, None
 
 
+def _looks_like_ir(path: Path) -> bool:
+    """Whether ``path`` starts like an OpenVINO IR: optional XML declaration and comments, then ``<net``."""
+    with open(path, "rb") as f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+    while head.startswith((b"<?", b"<!--")):
+        end = head.find(b"?>" if head.startswith(b"<?") else b"-->")
+        if end < 0:
+            return False
+        head = head[end + (2 if head.startswith(b"<?") else 3):].lstrip()
+    return head.startswith(b"<net")
+
+
 class OpenVinoBackend:
     """An OpenVINO model on the CPU plugin, in the precision its metadata names.
 
@@ -223,8 +235,13 @@ class OpenVinoBackend:
         self._core = ov.Core()
         if is_path:
             path = Path(model)
-            if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
-                raise ValueError(f"{label}: its weights file {path.with_suffix('.bin')} is missing")
+            if path.suffix.lower() == ".xml":
+                # OpenVINO picks a reader by content (ONNX, TensorFlow text...), some of which print parse
+                # errors of their own: an IR is an XML document whose root element is <net>.
+                if not _looks_like_ir(path):
+                    raise ValueError(f"{label}: not an OpenVINO IR (no <net> element at the start of the file)")
+                if not path.with_suffix(".bin").is_file():
+                    raise ValueError(f"{label}: its weights file {path.with_suffix('.bin')} is missing")
             try:
                 model = self._core.read_model(os.fspath(path))
             except Exception as err:  # OpenVINO raises RuntimeError subclasses of its own
