@@ -14,6 +14,7 @@ from litepose.export.onnx import read_metadata
 from litepose.models.checkpoint import save
 from litepose.models.litepose import LitePose
 from litepose.models.spec import ArchSpec, BlockSpec, StageSpec
+from litepose.runtime.metadata import ModelMetadata
 
 TINY = ArchSpec(16, tuple(StageSpec(c, s, (BlockSpec(2, 3),)) for c, s in ((16, 2), (24, 2), (32, 2), (48, 1))),
                 (16, 16, 16), 64, name="tiny")
@@ -175,3 +176,29 @@ def test_calibration_folder_checked_before_loading(files: dict[str, Path], tmp_p
     assert "--calib " + str(calib) + ": none of the 1 image files could be read" in error_line(capsys)
     assert main([*argv[:5], str(tmp_path / "missing"), "-o", str(tmp_path / "q.onnx")]) == 2
     assert "no such folder" in error_line(capsys)
+
+
+def test_int8_export_reports_calibration_and_float_layers(files: dict[str, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from litepose.data.synthetic import generate_dataset
+
+    ann = generate_dataset(tmp_path / "calib", 3, "coco", seed=1, image_size=(64, 48), min_people=1, max_people=1,
+                           min_height=30.0, max_height=40.0, crowd_prob=0.0)
+    out = tmp_path / "q.xml"
+    assert main(["export", str(files["ckpt"]), "--format", "openvino", "--precision", "int8", "--calib",
+                 str(ann.parent), "--float-layers", "head,stem", "--no-progress", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "openvino int8: NNCF int8, float parts at inference precision f32" in text
+    assert "calibrated on 3 images; kept in float: " in text and "/first/" in text  # the stem's conv
+    assert "Statistics collection" not in text  # NNCF's progress bar stays out of the report
+    meta = read_metadata_ir(out)
+    assert meta.precision == "int8" and meta.extra["int8"]["float_layer_groups"] == ["head", "stem"]
+    assert meta.extra["int8"]["calibration_images"] == 3
+
+
+def read_metadata_ir(path: Path) -> ModelMetadata:
+    import openvino as ov
+
+    from litepose.export.openvino_ir import read_ir_metadata
+
+    return read_ir_metadata(ov.Core().read_model(path))

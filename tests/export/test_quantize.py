@@ -74,7 +74,7 @@ def test_int8_of_a_trained_tiny_model_keeps_its_ap(trained: tuple[LitePose, Path
     report = export_model(model, path, format=format, precision="int8", calib=ann.parent / "images")
     assert report.calibration_images == 4 and report.metadata.precision == "int8"
     assert report.metadata.extra["int8"]["float_layers"] == list(report.float_layers)
-    assert report.verification.worst <= report.verification.bound == 0.3
+    assert report.verification.worst <= report.verification.bound == 0.5
     int8 = ap_of(path, ann)
     assert int8 >= fp32 - INT8_AP_BOUND, (int8, fp32)
 

@@ -196,7 +196,7 @@ def export_model(model: nn.Module, path: str | os.PathLike[str], *, format: str 
             one with its joint count).
         float_layers: ``int8``: layer groups kept in float (``"head"``, ``"stem"``).
         opset: ONNX opset (>= 17).
-        progress: progress bar while reading calibration images.
+        progress: progress bars while reading calibration images and calibrating (on stderr).
 
     Returns:
         An :class:`ExportReport`.
@@ -244,7 +244,7 @@ def export_model(model: nn.Module, path: str | os.PathLike[str], *, format: str 
     if format == "onnx":
         build = _build_onnx(proto, precision, inputs, kept, settings)
     else:
-        build = _build_openvino(proto, precision, inputs, kept, settings)
+        build = _build_openvino(proto, precision, inputs, kept, settings, progress=progress)
     run, write = build
     verification = compare_outputs(run, model, batches, names=OUTPUT_NAMES, bound=bound, inputs=what)
     if not verification.ok:
@@ -313,7 +313,7 @@ def _build_onnx(proto: Any, precision: str, inputs: Sequence[np.ndarray], kept: 
 
 
 def _build_openvino(proto: Any, precision: str, inputs: Sequence[np.ndarray], kept: Sequence[str],
-                    settings: dict[str, Any]) -> Build:
+                    settings: dict[str, Any], *, progress: bool = False) -> Build:
     from litepose.export.openvino_ir import (
         INFERENCE_PRECISION,
         compile_ir,
@@ -331,7 +331,7 @@ def _build_openvino(proto: Any, precision: str, inputs: Sequence[np.ndarray], ke
 
         from litepose.export.quantize import quantize_openvino
 
-        model = quantize_openvino(model, inputs, exclude=kept)
+        model = quantize_openvino(model, inputs, exclude=kept, progress=progress)
         settings["int8"] = {"tool": f"nncf {nncf.__version__} quantize", "preset": "performance",
                             "activations": "int8 (symmetric)", "weights": "int8 (symmetric), per channel"}
         note = f"NNCF int8, float parts at inference precision {hint}"

@@ -24,10 +24,12 @@ network with this output contract works.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,13 +167,24 @@ def quantize_onnx(proto: onnx.ModelProto, inputs: Sequence[np.ndarray], *, exclu
         # quantize_static reads and writes files (and rewrites a ModelProto passed to it in place).
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         onnx.save(proto, src)
-        with _quiet_onnxruntime():
+        with _quiet_onnxruntime(), _quiet_logging():
             quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
                             weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=list(exclude),
                             calibrate_method=CalibrationMethod.MinMax)
         quantized = onnx.load(dst)
     quantized.producer_name = proto.producer_name
     return quantized
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """The quantizer logs through the root logger, advising pre-processing that a folded, shape-complete
+    graph does not need; keep such warnings out of the command's output meanwhile."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 class _quiet_onnxruntime:
@@ -188,19 +201,25 @@ class _quiet_onnxruntime:
         ort.set_default_logger_severity(2)
 
 
-def quantize_openvino(model: ov.Model, inputs: Sequence[np.ndarray], *, exclude: Sequence[str] = ()) -> ov.Model:
+def quantize_openvino(model: ov.Model, inputs: Sequence[np.ndarray], *, exclude: Sequence[str] = (),
+                      progress: bool = False) -> ov.Model:
     """``nncf.quantize`` (performance preset, CPU target) calibrated on ``inputs``; ``exclude`` names nodes
-    kept in float. Returns a new model."""
-    import logging
-
+    kept in float. NNCF's own progress bars go to stderr with ``progress``, nowhere otherwise. Returns a
+    new model."""
     import nncf
 
     ignored = nncf.IgnoredScope(names=list(exclude), validate=False) if exclude else None
     nncf_logger = logging.getLogger("nncf")
     level = nncf_logger.level
-    nncf_logger.setLevel(logging.ERROR)  # NNCF logs each stage and draws its own progress bars
+    nncf_logger.setLevel(logging.ERROR)  # NNCF logs each stage at INFO
+    # NNCF draws its bars with rich on sys.stdout, which is the command's report.
+    sink = sys.stderr if progress else open(os.devnull, "w")  # noqa: SIM115 - closed below
     try:
-        return nncf.quantize(model, nncf.Dataset(list(inputs)), preset=nncf.QuantizationPreset.PERFORMANCE,
-                             target_device=nncf.TargetDevice.CPU, subset_size=len(inputs), ignored_scope=ignored)
+        with contextlib.redirect_stdout(sink):
+            return nncf.quantize(model, nncf.Dataset(list(inputs)), preset=nncf.QuantizationPreset.PERFORMANCE,
+                                 target_device=nncf.TargetDevice.CPU, subset_size=len(inputs),
+                                 ignored_scope=ignored)
     finally:
         nncf_logger.setLevel(level)
+        if sink is not sys.stderr:
+            sink.close()

@@ -6,10 +6,11 @@ the predictor will. Each precision has its bound (:data:`ERROR_BOUNDS`); beyond 
 refused and nothing is written.
 
 The reduced-precision bounds are sanity checks against a broken conversion, not accuracy claims
-(accuracy is keypoint AP, measured by ``benchmarks/bench_export.py``). Measured on trained and
-random-weight LitePose models (XS-size, J = 17), worst output: fp16 weights (OpenVINO) 2e-4 to 2e-3;
-bf16 inference 1e-2 to 4e-2; int8 (images as inputs) 3e-2 to 1.2e-1. The bounds leave about 2-3x
-room above those.
+(accuracy is keypoint AP, measured by ``benchmarks/bench_export.py``). Worst output measured here: fp16
+weights (OpenVINO) 7e-4 to 9e-4 (random-weight XS and tiny networks); bf16 inference 8e-3 to 1.2e-2 on
+those, 0.14 on the stride-4 output of a trained network fed random inputs;
+int8 on calibration images 0.07 to 0.27 (onnxruntime 0.07, OpenVINO 0.27 on a trained network whose AP
+moved by less than 1 point). A broken conversion is off by the whole output (error ~1).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch import nn
 
 __all__ = ["ERROR_BOUNDS", "OutputErrors", "compare_outputs", "relative_error"]
 
-ERROR_BOUNDS: Mapping[str, float] = {"fp32": 1e-4, "fp16": 1e-2, "bf16": 1e-1, "int8": 0.3}
+ERROR_BOUNDS: Mapping[str, float] = {"fp32": 1e-4, "fp16": 1e-2, "bf16": 0.3, "int8": 0.5}
 
 Runner = Callable[[np.ndarray], Sequence[np.ndarray]]
 
