@@ -6,8 +6,9 @@ covered, ``v=0`` outside the frame). What this module adds is time:
 
 1. **Scripts** (:class:`Walker`, :func:`plan_walkers`): each person has a start time, a foot position
    on the ground, a height, a heading and a walking speed (in heights per second), optionally one
-   turn. Depth follows a simple perspective (people nearer the bottom of the frame are bigger and are
-   drawn later, so they cover the ones behind). Walkers enter from a side and leave the frame; some
+   turn. Depth follows a simple perspective: a person's drawn height grows as their feet move down the
+   frame (towards the camera), and people standing lower are drawn later, so they cover the ones
+   behind. Walkers enter from a side and leave the frame; some
    people stand, wave and turn on the spot; ``crossings`` pairs are timed to cross each other at the
    same depth, one just in front. People move in the world, independently of the camera, which can
    pan (``camera_pan``): every pixel of the frame then moves, background included.
