@@ -105,6 +105,8 @@ def test_cli_kernel_experiment_resumes_and_refuses_other_settings(tmp_path: Path
     (["--set", "optim.lrr=1"], "unknown key 'optim.lrr'"),
     (["--latency-size", "100"], "--latency-size must be a positive multiple of 32"),
     (["--data", "nowhere"], "--data nowhere does not exist"),
+    (["--config", "nowhere.yaml"], "--config nowhere.yaml does not exist"),
+    (["--data", __file__], "expected a folder with train/ and val/"),
 ])
 def test_cli_errors_are_one_line_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  extra: list[str], needle: str) -> None:

@@ -52,8 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from litepose.experiments.design import get_experiment
     from litepose.experiments.runner import ExperimentSettings, default_minutes, run_experiment
-    from litepose.io import check_output_dir
-    from litepose.training.config import Config, apply_overrides
 
     only = [k.strip() for k in args.variants.split(",") if k.strip()] if args.variants is not None else None
     experiment = get_experiment(args.name, args.arch, only=only)
@@ -64,15 +62,8 @@ def run(args: argparse.Namespace) -> int:
                                   overrides=tuple(args.overrides), latency_size=args.latency_size,
                                   latency_repeats=args.latency_repeats, latency_threads=args.threads,
                                   progress=not args.no_progress)
-    for path, option in ((args.data, "--data"), (args.config, "--config")):
-        if path is not None and not path.exists():
-            raise FileNotFoundError(f"{option} {path} does not exist")
-    if args.overrides:
-        apply_overrides(Config(), args.overrides)  # a mistyped key fails now, not after the data is drawn
     out = args.out if args.out is not None else Path("experiments") / args.name
-    check_output_dir(out, inputs=[p for p in (args.data, args.config) if p is not None], option="-o")
-
-    report = run_experiment(experiment, out, settings)
+    report = run_experiment(experiment, out, settings)  # checks the inputs and -o before any work
     print((out / "results.md").read_text())
     print(f"table: {out / 'results.md'} (also .csv, .json); plot: {out / 'plot.png'}")
     return 0 if report["variants"] else 1

@@ -244,6 +244,25 @@ def _base_config(settings: ExperimentSettings, paths: ExperimentPaths, log: Log)
     return apply_overrides(cfg, settings.overrides) if settings.overrides else cfg
 
 
+def _check_inputs(settings: ExperimentSettings) -> None:
+    """Everything the settings name exists and parses (before any folder is made or data drawn)."""
+    from litepose.training.config import apply_overrides, load_config
+
+    for path, option in ((settings.data, "--data"), (settings.config, "--config")):
+        if path is not None and not path.exists():
+            raise FileNotFoundError(f"{option} {path} does not exist")
+    data = settings.data
+    if data is not None:
+        if data.is_dir():
+            _split_ann(data, "train")
+            _split_ann(data, "val")
+        elif data.suffix.lower() not in (".yaml", ".yml"):
+            raise ValueError(f"--data {data}: expected a folder with train/ and val/ (litepose synth layout) or a "
+                             "dataset YAML")
+    cfg = load_config(settings.config) if settings.config is not None else Config()
+    apply_overrides(cfg, settings.overrides)
+
+
 def _split_ann(folder: Path, split: str) -> Path:
     ann = folder / split / "annotations.json"
     if not ann.is_file():
@@ -401,10 +420,8 @@ def run_experiment(experiment: Experiment, out: str | Path, settings: Experiment
     from litepose.models.checkpoint import load_checkpoint
 
     inputs = [p for p in (settings.data, settings.config) if p is not None]
-    for p in inputs:
-        if not p.exists():
-            raise FileNotFoundError(f"{p} does not exist")
     paths = ExperimentPaths(check_output_dir(out, inputs=inputs, option="-o"))
+    _check_inputs(settings)
     paths.root.mkdir(parents=True, exist_ok=True)
     cfg = _base_config(settings, paths, log)
     val = _evaluation_set(settings, cfg, paths)
