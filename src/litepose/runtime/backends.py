@@ -349,7 +349,9 @@ class TorchBackend:
         device: where it runs.
         threads: ``torch.set_num_threads`` while it runs (the previous count is restored after each call).
         channels_last: feed the network NHWC inputs on the CPU, where oneDNN's depthwise and 1x1 kernels
-            prefer that layout (the outputs are the same up to float rounding).
+            prefer that layout (the outputs are the same up to float rounding). Only the input changes
+            layout, never the module passed in: LitePose-XS at 256x256, one thread, fastest of 25 runs
+            under load: 35 ms against 43 ms for NCHW (and 47 ms with the module's weights converted too).
     """
 
     name = "torch"
