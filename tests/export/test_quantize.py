@@ -112,16 +112,19 @@ def test_kept_layers_are_float_in_both_int8_files(trained: tuple[LitePose, Path]
     assert sorted(n.name for n in float_convs) == sorted(n for n in float_layers(onnx_graph(model, SIZE), ["head"])
                                                           if "Conv" in n)
     assert len(quantized) == len(convs) - 4
-    # OpenVINO (NNCF): quantized weights are int8 constants; the kept prediction convs' weights stay f32
-    export_model(model, tmp_path / "q.xml", format="openvino", precision="int8", calib=calib)
+    # OpenVINO (NNCF): quantized weights are int8 constants; the kept prediction convs' weights stay f32, and so
+    # do the stem's (a conv with a bias is two OpenVINO operations, NAME/WithoutBiases and the bias Add NAME)
+    export_model(model, tmp_path / "q.xml", format="openvino", precision="int8", calib=calib,
+                 float_layers=("head", "stem"))
     ov_model = ov.Core().read_model(tmp_path / "q.xml")
     fq = [op for op in ov_model.get_ops() if op.get_type_name() == "FakeQuantize"]
     int8_weights = [op for op in ov_model.get_ops() if op.get_type_name() == "Constant"
                     and op.get_element_type() == ov.Type.i8]
     ov_convs = {op.get_friendly_name(): op for op in ov_model.get_ops() if op.get_type_name() == "Convolution"}
-    kept = [ov_convs[n] for n in float_layers(onnx_graph(model, SIZE), ["head"]) if n in ov_convs]
-    assert fq and len(int8_weights) >= len(ov_convs) - 4 - 6  # ConvTranspose weights are quantized too
-    assert len(kept) == 4
+    names = float_layers(onnx_graph(model, SIZE), ["head", "stem"])
+    kept = [op for name, op in ov_convs.items() if name in names or name.rsplit("/", 1)[0] in names]
+    assert fq and len(int8_weights) >= len(ov_convs) - 5 - 6  # ConvTranspose weights are quantized too
+    assert len(kept) == 5 and any(op.get_friendly_name().endswith("/WithoutBiases") for op in kept)
     for conv in kept:
         weight = conv.input_value(1).get_node()
         assert weight.get_type_name() == "Constant" and weight.get_element_type() == ov.Type.f32

@@ -331,7 +331,9 @@ def _build_openvino(proto: Any, precision: str, inputs: Sequence[np.ndarray], ke
 
         from litepose.export.quantize import quantize_openvino
 
-        model = quantize_openvino(model, inputs, exclude=kept, progress=progress)
+        producers = {n.name: list(n.output) for n in proto.graph.node}
+        kept_tensors = [t for name in kept for t in producers[name]]
+        model = quantize_openvino(model, inputs, exclude_tensors=kept_tensors, progress=progress)
         settings["int8"] = {"tool": f"nncf {nncf.__version__} quantize", "preset": "performance",
                             "activations": "int8 (symmetric)", "weights": "int8 (symmetric), per channel"}
         note = f"NNCF int8, float parts at inference precision {hint}"

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import openvino as ov
 
 __all__ = ["DEFAULT_CALIBRATION_IMAGES", "FLOAT_LAYER_GROUPS", "IMAGE_SUFFIXES", "calibration_images",
-           "calibration_inputs", "float_layers", "quantize_onnx", "quantize_openvino"]
+           "calibration_inputs", "float_layers", "openvino_node_names", "quantize_onnx", "quantize_openvino"]
 
 DEFAULT_CALIBRATION_IMAGES = 300
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm")
@@ -118,8 +118,8 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 def float_layers(proto: onnx.ModelProto, groups: Sequence[str]) -> list[str]:
     """Names of the ONNX nodes of ``groups`` (``"head"``, ``"stem"``; see the module docstring).
 
-    The same names identify the layers in the OpenVINO model converted from ``proto`` (OpenVINO keeps
-    ONNX node names as friendly names).
+    OpenVINO renames some nodes on conversion; its quantizer finds them by their output tensors
+    (:func:`openvino_node_names`).
     """
     unknown = [g for g in groups if g not in FLOAT_LAYER_GROUPS]
     if unknown:
@@ -173,7 +173,18 @@ def quantize_onnx(proto: onnx.ModelProto, inputs: Sequence[np.ndarray], *, exclu
                             calibrate_method=CalibrationMethod.MinMax)
         quantized = onnx.load(dst)
     quantized.producer_name = proto.producer_name
+    _drop_unused_initializers(quantized)
     return quantized
+
+
+def _drop_unused_initializers(proto: onnx.ModelProto) -> None:
+    """The quantizer folds each clip into its quantization range and leaves the clip bounds behind
+    (onnxruntime would warn about every one of them when loading the model)."""
+    used = {name for node in proto.graph.node for name in node.input} | {o.name for o in proto.graph.output}
+    kept = [t for t in proto.graph.initializer if t.name in used]
+    if len(kept) != len(proto.graph.initializer):
+        del proto.graph.initializer[:]
+        proto.graph.initializer.extend(kept)
 
 
 @contextlib.contextmanager
@@ -201,14 +212,35 @@ class _quiet_onnxruntime:
         ort.set_default_logger_severity(2)
 
 
-def quantize_openvino(model: ov.Model, inputs: Sequence[np.ndarray], *, exclude: Sequence[str] = (),
+def openvino_node_names(model: ov.Model, tensors: Sequence[str]) -> list[str]:
+    """The OpenVINO operations that compute the ONNX tensors ``tensors`` (the outputs of the ONNX nodes to
+    keep in float), found by tensor name: OpenVINO renames nodes (a graph output's node takes the output's
+    name; a conv with a bias becomes ``NAME/WithoutBiases`` and the bias ``Add`` ``NAME``) but keeps the
+    tensor names. Returns the friendly names of the producing operations and of their ``NAME/...`` parts.
+
+    Raises:
+        ValueError: a tensor is computed by no operation of ``model``.
+    """
+    ops = list(model.get_ops())
+    names = [op.get_friendly_name() for op in ops]
+    found: list[str] = []
+    for tensor in tensors:
+        producers = [op.get_friendly_name() for op in ops for out in op.outputs() if tensor in out.get_names()]
+        if not producers:
+            raise ValueError(f"the layer computing {tensor!r}, to keep in float, is not in the OpenVINO model")
+        for producer in producers:
+            found += [n for n in names if n == producer or n.startswith(producer + "/")]
+    return list(dict.fromkeys(found))
+
+
+def quantize_openvino(model: ov.Model, inputs: Sequence[np.ndarray], *, exclude_tensors: Sequence[str] = (),
                       progress: bool = False) -> ov.Model:
-    """``nncf.quantize`` (performance preset, CPU target) calibrated on ``inputs``; ``exclude`` names nodes
-    kept in float. NNCF's own progress bars go to stderr with ``progress``, nowhere otherwise. Returns a
-    new model."""
+    """``nncf.quantize`` (performance preset, CPU target) calibrated on ``inputs``; the operations computing
+    ``exclude_tensors`` (ONNX tensor names, see :func:`openvino_node_names`) stay in float. NNCF's own
+    progress bars go to stderr with ``progress``, nowhere otherwise. Returns a new model."""
     import nncf
 
-    ignored = nncf.IgnoredScope(names=list(exclude), validate=False) if exclude else None
+    ignored = nncf.IgnoredScope(names=openvino_node_names(model, exclude_tensors)) if exclude_tensors else None
     nncf_logger = logging.getLogger("nncf")
     level = nncf_logger.level
     nncf_logger.setLevel(logging.ERROR)  # NNCF logs each stage at INFO
