@@ -291,3 +291,13 @@ def test_a_model_the_tracer_cannot_export_is_one_line() -> None:
     assert text == ("the model converted for onnxruntime: cannot trace it to ONNX (RuntimeError: "
                     "data-dependent control flow)")
     assert Predictor(Untraceable(), flip_test=False)(np.zeros((64, 64, 3), np.uint8)).keypoints.shape[1] == 17
+
+
+def test_evaluate_model_takes_an_exported_file(trained: SimpleNamespace, exported: SimpleNamespace) -> None:
+    from litepose.evaluation import evaluate_model
+
+    ann, images = trained.root / "annotations.json", trained.paths[0].parent
+    expected = evaluate_model(trained.model, ann, images)
+    for path in (exported.onnx, exported.xml):
+        got = evaluate_model(path, ann, images, threads=1)
+        assert got.metrics == pytest.approx(expected.metrics, abs=1e-6) and len(got.results) == len(expected.results)

@@ -128,7 +128,7 @@ def predict_images(predictor: Predictor, images: Sequence[tuple[int, Path]], *, 
     return results, skipped
 
 
-def evaluate_model(model: nn.Module | Predictor, ann_file: PathLike, image_dir: PathLike, *,
+def evaluate_model(model: nn.Module | Predictor | PathLike, ann_file: PathLike, image_dir: PathLike, *,
                    subset: int | None = None, subset_ann_file: PathLike | None = None, kind: Kind | None = None,
                    verbose: bool = False, skip_unreadable: bool = False, progress: bool = False,
                    desc: str = "evaluate", shard: tuple[int, int] = (0, 1),
@@ -139,7 +139,9 @@ def evaluate_model(model: nn.Module | Predictor, ann_file: PathLike, image_dir: 
     Args:
         model: a ready :class:`~litepose.inference.predictor.Predictor`, or a module (a
             :class:`~litepose.models.LitePose`): it is run by a ``Predictor(model, **predictor_options)``
-            on the device it is on, in eval mode, then put back in the mode it was in.
+            on the device it is on, in eval mode, then put back in the mode it was in; or the path of a
+            checkpoint or an exported model (``.onnx``, ``.xml``: no torch needed), run by
+            ``Predictor(path, **predictor_options)`` (``backend=`` and ``threads=`` among them).
         ann_file: COCO-format annotations (COCO person keypoints, CrowdPose or a custom skeleton).
         image_dir: the folder of its images (``file_name`` is relative to it).
         subset: evaluate the first ``subset`` images only.
@@ -196,7 +198,7 @@ def evaluate_model(model: nn.Module | Predictor, ann_file: PathLike, image_dir: 
 
 
 @contextmanager
-def _predictor_for(model: nn.Module | Predictor, options: dict[str, Any]) -> Iterator[Predictor]:
+def _predictor_for(model: nn.Module | Predictor | PathLike, options: dict[str, Any]) -> Iterator[Predictor]:
     from litepose.inference.predictor import Predictor
 
     if isinstance(model, Predictor):
@@ -204,6 +206,9 @@ def _predictor_for(model: nn.Module | Predictor, options: dict[str, Any]) -> Ite
             raise TypeError(f"evaluate_model: predictor options {sorted(options)} go with a module, "
                             "not with a ready Predictor")
         yield model
+        return
+    if isinstance(model, str | os.PathLike):  # a checkpoint or an exported file
+        yield Predictor(model, **options)
         return
     was_training = model.training
     device = next((p.device for p in model.parameters()), "cpu")
