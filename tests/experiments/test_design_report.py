@@ -73,7 +73,7 @@ def _measured(key: str, gmacs: float, ms: float, exported: float | None = None) 
             "latency": latency}
 
 
-def test_ordering_reproduced_not_reproduced_ties_and_spread() -> None:
+def test_ordering_reproduced_not_reproduced_ties_and_spread(tmp_path: Path) -> None:
     shrink = get_experiment("shrinking")
     measured = {k: _measured(k, g, 10.0) for k, g in zip(("c1", "c2", "c3", "c4"), (12.5, 10.1, 10.0, 9.1),
                                                            strict=True)}
@@ -90,6 +90,8 @@ def test_ordering_reproduced_not_reproduced_ties_and_spread() -> None:
     assert order["within_spread"] == [["c2", "c3"]]
     runs = {k: [_run(k, 0, 0.0)] for k in runs}  # all equal: an ordering is not reproduced by a tie
     assert not ordering(shrink, summarise(shrink, runs, measured))["reproduced"]
+    write_report(shrink, runs, {k: m | {"key": k} for k, m in measured.items()}, tmp_path, settings={})
+    assert "here C4 = C3 = C2 = C1 — **not reproduced**" in (tmp_path / "results.md").read_text()
     runs["c2"] = [_run("c2", 0, None)]  # diverged: no AP
     rows = summarise(shrink, runs, measured)
     assert rows[1]["ap_mean"] is None and rows[1]["diverged"] == 1

@@ -244,7 +244,7 @@ def test_official_checkpoint_forms_load_with_identical_outputs(name: str, joints
         path.unlink()
 
 
-@pytest.mark.parametrize("name", [*SMALL, "scaled-higherhrnet-w24"])
+@pytest.mark.parametrize("name", HRNETS)
 def test_project_checkpoint_round_trip_records_the_family(name: str, tmp_path: Path) -> None:
     ref = _randomised(name, 17)
     path = save(ref, tmp_path / "m.pt", meta={"note": "x"})

@@ -102,8 +102,11 @@ def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: 
         cells += [ap, _fmt(r["ap50_mean"], ".3f"), seeds, _fmt(r["paper_ap"], ".1f"), _fmt(r["paper_gmacs"], ".2f")]
         lines.append("| " + " | ".join(cells) + " |")
     label = {r["key"]: r["label"].split(" ")[0] if experiment.name == "shrinking" else r["label"] for r in rows}
-    lines += ["", f"Ordering by AP: paper {' > '.join(label[k] for k in order['paper'])}; here "
-              f"{' > '.join(label[k] for k in order['measured']) or '(no AP)'} — "
+    mean = {r["key"]: r["ap_mean"] for r in rows}
+    here = label[order["measured"][0]] if order["measured"] else "(no AP)"
+    for a, b in itertools.pairwise(order["measured"]):
+        here += f" {'=' if mean[a] == mean[b] else '>'} {label[b]}"
+    lines += ["", f"Ordering by AP: paper {' > '.join(label[k] for k in order['paper'])}; here {here} — "
               + ("**reproduced**" if order["reproduced"] else "**not reproduced**")
               + ("" if order["complete"] else " (runs missing)")
               + ("." if not order["within_spread"] else "; closer than their seed spread: "
