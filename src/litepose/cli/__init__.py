@@ -30,6 +30,18 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# optional packages -> the extra that installs them (pyproject.toml), for the one-line hint when one is missing
+OPTIONAL_PACKAGES: dict[str, str] = {
+    "torch": "torch",
+    "onnx": "export",
+    "onnxruntime": "runtime",
+    "openvino": "openvino",
+    "nncf": "export",
+    "xtcocotools": "crowdpose",
+    "motmetrics": "dev",
+}
+
+
 class CliError(Exception):
     """An error to report to the user as one line, without a traceback."""
 
@@ -57,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as err:
+        package = (err.name or "").split(".")[0]
+        if package not in OPTIONAL_PACKAGES:
+            raise
+        print(f"litepose {args.command}: error: this needs the Python package {package!r}, which is not installed: "
+              f"pip install 'litepose[{OPTIONAL_PACKAGES[package]}]'", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the reader went away (`litepose info | head`): stop quietly, as Unix tools do
         _silence_stdout()
         return 141
