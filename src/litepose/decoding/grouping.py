@@ -62,13 +62,16 @@ upper bound reaches the best value found. The answer is the same pixel as the de
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 # The steps live in their own modules; the public names are re-exported here, where they have always
 # been imported from.
-from litepose.decoding.assignment import munkres_assignment
+from litepose.decoding.assignment import ASSIGNMENT_SOLVERS, munkres_assignment
 from litepose.decoding.matching import DETECTION_THRESHOLD, match_by_tag, resolve_joint_order
 from litepose.decoding.peaks import Candidates, heatmap_nms, peak_candidates, top_k_candidates
 from litepose.decoding.refine import adjust_positions, refine_people
@@ -77,6 +80,7 @@ if TYPE_CHECKING:
     from litepose.geometry import ResizeMeta
 
 __all__ = [
+    "BACKENDS",
     "DETECTION_THRESHOLD",
     "Candidates",
     "adjust_positions",
@@ -85,17 +89,22 @@ __all__ = [
     "keypoints_to_image",
     "match_by_tag",
     "munkres_assignment",
+    "numba_available",
     "refine_person",
     "resolve_joint_order",
     "top_k_candidates",
 ]
+
+#: ``backend=`` names accepted by :func:`decode`: ``"numba"`` (compiled kernels, the ``fast`` extra),
+#: ``"numpy"`` (no compiler needed) or ``"auto"`` (numba when it is installed). Both give the same results.
+BACKENDS = ("auto", "numba", "numpy")
 
 
 # --------------------------------------------------------------------------------------------
 # Arguments
 # --------------------------------------------------------------------------------------------
 
-def _as_maps(heatmaps: Any, tags: Any) -> tuple[np.ndarray, np.ndarray]:
+def _as_maps(heatmaps: Any, tags: Any, check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
     det = np.asarray(heatmaps)
     tag = np.asarray(tags)
     if det.ndim == 4 and det.shape[0] == 1:  # a batch of one, as the map builder returns
@@ -114,10 +123,31 @@ def _as_maps(heatmaps: Any, tags: Any) -> tuple[np.ndarray, np.ndarray]:
     det = np.ascontiguousarray(det, dtype=np.float32)
     tag = np.ascontiguousarray(tag, dtype=np.float32)
     # min/max propagate NaN and expose inf; a NaN tag would make the assignment meaningless.
+    # (The numba backend checks this in its first pass over the maps instead.)
     for name, arr in (("heatmaps", det), ("tags", tag)):
-        if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+        if check_finite and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
             raise ValueError(f"{name}: contains NaN or infinite values")
     return det, tag
+
+
+def numba_available() -> bool:
+    """Whether the numba backend can run (the ``fast`` extra is installed)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def _numba_kernels(backend: str) -> ModuleType | None:
+    """The compiled kernels for ``backend``, or None for the NumPy path."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend == "numpy" or (backend == "auto" and not numba_available()):
+        return None
+    try:
+        return importlib.import_module("litepose.decoding.numba_kernels")
+    except ImportError as exc:  # not installed, or an install that cannot load (e.g. a NumPy it does not support)
+        if backend == "numba":
+            raise ValueError(f"backend='numba' needs a working numba (pip install 'litepose[fast]'): {exc}") \
+                from None
+        return None
 
 
 def _check_params(detection_threshold: float, tag_threshold: float, max_people: int, nms_kernel: int) -> None:
@@ -150,6 +180,7 @@ def decode(
     joint_order: Any = None,
     assignment: str = "munkres",
     fix_key_collisions: bool = False,
+    backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group heatmap peaks into people by their associative-embedding tags.
 
@@ -170,6 +201,9 @@ def decode(
         assignment: ``"munkres"`` reproduces the official tie-breaking; ``"scipy"`` uses
             ``scipy.optimize.linear_sum_assignment``.
         fix_key_collisions: see :func:`match_by_tag` (default: official behaviour).
+        backend: ``"auto"`` (numba when installed), ``"numba"`` or ``"numpy"``; see :data:`BACKENDS`.
+            The results are identical; numba is ~20× faster on crowds (the first call in a fresh
+            environment compiles its kernels, ~10 s, then they are cached on disk).
 
     Returns:
         ``(keypoints, scores)``: ``[N, J, 3]`` float32 ``(x, y, value)`` in map pixels and ``[N]``
@@ -179,7 +213,15 @@ def decode(
         heatmaps ``[J, H, W]``, tags ``[J, H, W, L]`` -> keypoints ``[N, J, 3]``, scores ``[N]``.
     """
     _check_params(detection_threshold, tag_threshold, max_people, nms_kernel)
-    det, tag = _as_maps(heatmaps, tags)
+    if assignment not in ASSIGNMENT_SOLVERS:
+        raise ValueError(f"assignment must be one of {sorted(ASSIGNMENT_SOLVERS)}, got {assignment!r}")
+    kernels = _numba_kernels(backend)
+    det, tag = _as_maps(heatmaps, tags, check_finite=kernels is None)
+    if kernels is not None:
+        return _decode_numba(kernels, det, tag, detection_threshold=float(detection_threshold),
+                             tag_threshold=float(tag_threshold), max_people=int(max_people),
+                             nms_kernel=int(nms_kernel), adjust=adjust, refine=refine, joint_order=joint_order,
+                             assignment=assignment, fix_key_collisions=bool(fix_key_collisions))
     cand = peak_candidates(det, tag, int(max_people), float(detection_threshold), int(nms_kernel))
     people = match_by_tag(cand, detection_threshold=detection_threshold, tag_threshold=tag_threshold,
                           max_people=int(max_people), joint_order=joint_order, assignment=assignment,
@@ -189,6 +231,37 @@ def decode(
     scores = _person_scores(people)
     if refine:
         people = refine_people(det, tag, people)
+    return np.ascontiguousarray(people[:, :, :3]), scores
+
+
+def _decode_numba(kernels: ModuleType, det: np.ndarray, tag: np.ndarray, *, detection_threshold: float,
+                  tag_threshold: float, max_people: int, nms_kernel: int, adjust: bool, refine: bool,
+                  joint_order: Any, assignment: str, fix_key_collisions: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode`'s steps with the compiled kernels (same results; see :mod:`~litepose.decoding.numba_kernels`)."""
+    num_joints, height, width = det.shape
+    dim = tag.shape[3]
+    cells = kernels.CELL
+    dmax, lo, hi, det_ok, tag_ok = kernels.cell_stats(det, tag, cells)
+    if not det_ok:
+        raise ValueError("heatmaps: contains NaN or infinite values")
+    if not tag_ok:
+        raise ValueError("tags: contains NaN or infinite values")
+    # More people than pixels changes nothing; the cap keeps the kernels' integers and buffers small.
+    max_people = min(max_people, num_joints * height * width)
+    xy, val, tag_k = kernels.peak_candidates(det, tag, dmax, cells, max_people, detection_threshold, nms_kernel)
+    order = resolve_joint_order(joint_order, num_joints)
+    if assignment == "munkres" and num_joints < kernels.PAIRWISE_LIMIT and dim <= kernels.PAIRWISE_LIMIT:
+        people = kernels.match_by_tag(xy, val, tag_k, np.asarray(order, np.int64), detection_threshold,
+                                      tag_threshold, max_people, fix_key_collisions)
+    else:  # scipy's assignment (or absurdly many joints or channels): the NumPy matcher
+        people = match_by_tag(Candidates(xy, val, tag_k), detection_threshold=detection_threshold,
+                              tag_threshold=tag_threshold, max_people=max_people, joint_order=order,
+                              assignment=assignment, fix_key_collisions=fix_key_collisions)
+    if adjust:
+        people = adjust_positions(people, det)
+    scores = _person_scores(people)
+    if refine and people.shape[0]:
+        people = kernels.refine_people(det, tag, people, dmax, lo, hi)
     return np.ascontiguousarray(people[:, :, :3]), scores
 
 
