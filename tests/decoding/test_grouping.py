@@ -41,12 +41,12 @@ def _put(hm: np.ndarray, tg: np.ndarray, j: int, x: int, y: int, val: float, tag
 # Hand-built maps
 # --------------------------------------------------------------------------------------------
 
-def test_single_person_known_answer():
+def test_single_person_known_answer(backend):
     hm, tg = _blank(3)
     _put(hm, tg, 0, 5, 6, 0.9, 1.0)
     _put(hm, tg, 1, 10, 12, 0.8, 1.0)
     _put(hm, tg, 2, 20, 25, 0.7, 1.0)
-    keypoints, scores = decode(hm, tg)
+    keypoints, scores = decode(hm, tg, backend=backend)
     assert keypoints.shape == (1, 3, 3) and keypoints.dtype == np.float32
     # Neighbours are all 0: ties move down by 0.25, then +0.5.
     np.testing.assert_array_equal(keypoints[0], np.array(
@@ -54,7 +54,7 @@ def test_single_person_known_answer():
     assert scores[0] == np.float32(np.array([0.9, 0.8, 0.7], np.float32).mean())
 
 
-def test_adjust_moves_toward_larger_neighbour_and_clamps_at_borders():
+def test_adjust_moves_toward_larger_neighbour_and_clamps_at_borders(backend):
     hm, tg = _blank(3)
     _put(hm, tg, 0, 0, 0, 0.9, 1.0)  # top-left corner: clamped neighbours equal the peak -> tie -> down
     _put(hm, tg, 1, 10, 12, 0.8, 1.0)
@@ -62,106 +62,106 @@ def test_adjust_moves_toward_larger_neighbour_and_clamps_at_borders():
     hm[1, 13, 10], hm[1, 11, 10] = 0.1, 0.4  # below < above -> y - 0.25
     _put(hm, tg, 2, 31, 31, 0.7, 1.0)  # bottom-right: left/above smaller than the clamped peak -> up
     hm[2, 31, 30], hm[2, 30, 31] = 0.2, 0.2
-    keypoints, _ = decode(hm, tg, refine=False)
+    keypoints, _ = decode(hm, tg, refine=False, backend=backend)
     np.testing.assert_array_equal(keypoints[0, :, :2], np.array(
         [[0.25, 0.25], [10.75, 12.25], [31.75, 31.75]], np.float32))
     # Without adjust: the raw integer pixel positions.
-    raw, _ = decode(hm, tg, adjust=False, refine=False)
+    raw, _ = decode(hm, tg, adjust=False, refine=False, backend=backend)
     np.testing.assert_array_equal(raw[0, :, :2], np.array([[0, 0], [10, 12], [31, 31]], np.float32))
 
 
-def test_two_people_separated_by_tags_in_creation_order():
+def test_two_people_separated_by_tags_in_creation_order(backend):
     hm, tg = _blank(3)
     for j, (xa, xb) in enumerate([(4, 24), (5, 25), (6, 26)]):
         _put(hm, tg, j, xa, 8 + 4 * j, 0.9 - 0.1 * j, 0.0)  # person A: tag 0
         _put(hm, tg, j, xb, 8 + 4 * j, 0.5, 3.0)  # person B: tag 3
-    keypoints, scores = decode(hm, tg)
+    keypoints, scores = decode(hm, tg, backend=backend)
     assert keypoints.shape == (2, 3, 3)
     np.testing.assert_array_equal(keypoints[0, :, 0], [4.25, 5.25, 6.25])  # A came first (larger value)
     np.testing.assert_array_equal(keypoints[1, :, 0], [24.25, 25.25, 26.25])
     assert scores[0] > scores[1]
 
 
-def test_empty_and_below_threshold_maps():
+def test_empty_and_below_threshold_maps(backend):
     hm, tg = _blank(17, 64, 64, 2)
-    keypoints, scores = decode(hm, tg)
+    keypoints, scores = decode(hm, tg, backend=backend)
     assert keypoints.shape == (0, 17, 3) and scores.shape == (0,)
     hm[3, 10, 10] = 0.09
-    assert decode(hm, tg)[0].shape == (0, 17, 3)
+    assert decode(hm, tg, backend=backend)[0].shape == (0, 17, 3)
     # The threshold compares in float64 like the official code: float32(0.1) is just above 0.1.
     hm[3, 10, 10] = np.float32(0.1)
-    keypoints, _ = decode(hm, tg, refine=False)
+    keypoints, _ = decode(hm, tg, refine=False, backend=backend)
     assert keypoints.shape == (1, 17, 3) and keypoints[0, 3, 2] == np.float32(0.1)
 
 
-def test_top_k_ties_take_lower_pixel_index_and_max_people_caps_candidates():
+def test_top_k_ties_take_lower_pixel_index_and_max_people_caps_candidates(backend):
     hm, tg = _blank(1, 32, 32)
     _put(hm, tg, 0, 20, 2, 0.5, 0.0)  # flat index 84
     _put(hm, tg, 0, 25, 10, 0.5, 5.0)  # 345
     _put(hm, tg, 0, 5, 10, 0.5, 10.0)  # 325
-    keypoints, _ = decode(hm, tg, max_people=2, refine=False)
+    keypoints, _ = decode(hm, tg, max_people=2, refine=False, backend=backend)
     np.testing.assert_array_equal(keypoints[:, 0, :2], [[20.25, 2.25], [5.25, 10.25]])
     cand = top_k_candidates(heatmap_nms(hm), tg, k=2)
     np.testing.assert_array_equal(cand.xy[0], [[20, 2], [5, 10]])
 
 
-def test_max_people_limits_the_groups_offered_to_later_joints():
+def test_max_people_limits_the_groups_offered_to_later_joints(backend):
     hm, tg = _blank(3, 40, 40)
     for n, tag in enumerate([0.0, 3.0, 6.0, 9.0]):
         _put(hm, tg, 0, 4 + 8 * n, 5, 0.9 - 0.1 * n, tag)
     _put(hm, tg, 1, 28, 15, 0.9, 9.0)
     _put(hm, tg, 2, 28, 25, 0.9, 9.1)  # 9.1, not 9.0: an equal first tag value would be the same key
-    few, _ = decode(hm, tg, max_people=3, refine=False)
+    few, _ = decode(hm, tg, max_people=3, refine=False, backend=backend)
     # Joint 0 keeps 3 candidates; the tag-9 person created at joint 1 is 4th, never offered again.
     assert few.shape[0] == 5
     np.testing.assert_array_equal(few, reference_decode(hm, tg, max_people=3, refine=False)[0])
-    enough, _ = decode(hm, tg, max_people=4, refine=False)
+    enough, _ = decode(hm, tg, max_people=4, refine=False, backend=backend)
     assert enough.shape[0] == 4
     np.testing.assert_array_equal(enough[3, :, 2], np.float32([0.6, 0.9, 0.9]))
 
 
-def test_nms_plateau_and_official_key_collision():
+def test_nms_plateau_and_official_key_collision(backend):
     hm, tg = _blank(2)
     # Two equal neighbours both survive NMS; their equal tags make the same dict key.
     _put(hm, tg, 0, 10, 10, 0.6, 2.0)
     _put(hm, tg, 0, 11, 10, 0.6, 2.0)
-    official, _ = decode(hm, tg, refine=False, adjust=False)
+    official, _ = decode(hm, tg, refine=False, adjust=False, backend=backend)
     assert official.shape[0] == 1
     np.testing.assert_array_equal(official[0, 0], np.float32([11, 10, 0.6]))  # the later candidate overwrote
-    fixed, _ = decode(hm, tg, refine=False, adjust=False, fix_key_collisions=True)
+    fixed, _ = decode(hm, tg, refine=False, adjust=False, fix_key_collisions=True, backend=backend)
     assert fixed.shape[0] == 2
     ref, _ = reference_decode(hm, tg, refine=False, adjust=False)
     np.testing.assert_array_equal(ref, official)
 
 
 @pytest.mark.parametrize(("first_val", "expected_people"), [((0.9, 0.8), 2), ((0.8, 0.9), 3)])
-def test_equal_cost_assignment_follows_munkres(first_val, expected_people):
+def test_equal_cost_assignment_follows_munkres(first_val, expected_people, backend):
     # A later candidate at tag distance 0.7 from A (joins) and 1.2 from B (does not): both cost
     # round(D)*100 - val = 100 - val. Munkres takes the first group in creation order.
     hm, tg = _blank(2)
     _put(hm, tg, 0, 5, 5, first_val[0], 0.0)  # A
     _put(hm, tg, 0, 20, 5, first_val[1], 1.9)  # B
     _put(hm, tg, 1, 12, 20, 0.7, 0.7)
-    keypoints, _ = decode(hm, tg, refine=False)
+    keypoints, _ = decode(hm, tg, refine=False, backend=backend)
     assert keypoints.shape[0] == expected_people
     ref, _ = reference_decode(hm, tg, refine=False)
     np.testing.assert_array_equal(ref, keypoints)
 
 
-def test_refine_fills_missing_joint_after_scoring():
+def test_refine_fills_missing_joint_after_scoring(backend):
     hm, tg = _blank(3, 48, 48)
     _put(hm, tg, 0, 10, 10, 0.9, 2.0)  # person A, tag 2
     _put(hm, tg, 1, 20, 10, 0.8, 2.0)
     _put(hm, tg, 2, 30, 30, 0.05, 2.0)  # A's weak joint 2: below threshold, but its tag matches
     _put(hm, tg, 2, 5, 40, 0.95, 6.0)  # another person (tag 6) seen only at joint 2
-    keypoints, scores = decode(hm, tg)
+    keypoints, scores = decode(hm, tg, backend=backend)
     assert keypoints.shape == (2, 3, 3)
     np.testing.assert_array_equal(keypoints[0, 2], np.float32([30.25, 30.25, 0.05]))
     # Scores are computed before refine: A's mean counts the missing joint as 0.
     assert scores[0] == np.float32(np.array([0.9, 0.8, 0.0], np.float32).mean())
     # Refine has no threshold: B's missing joints go to the best pixel whatever its tag distance.
     np.testing.assert_array_equal(keypoints[1, 0], np.float32([10.25, 10.25, 0.9]))
-    unrefined, _ = decode(hm, tg, refine=False)
+    unrefined, _ = decode(hm, tg, refine=False, backend=backend)
     assert unrefined[0, 2, 2] == 0 and unrefined[1, 0, 2] == 0
     single = refine_person(adjust_positions(unrefined_people(hm, tg), hm)[0], hm, tg)
     np.testing.assert_array_equal(single[:, :3], keypoints[0])
@@ -172,7 +172,7 @@ def unrefined_people(hm: np.ndarray, tg: np.ndarray) -> np.ndarray:
     return match_by_tag(cand)
 
 
-def test_joint_order_resolution_and_effect():
+def test_joint_order_resolution_and_effect(backend):
     assert resolve_joint_order(None, 17) == COCO.group_order
     assert resolve_joint_order(None, 14) == CROWDPOSE.group_order
     assert resolve_joint_order(None, 10) == tuple(range(10))  # the COCO cut is no permutation there
@@ -185,31 +185,31 @@ def test_joint_order_resolution_and_effect():
     hm, tg = _blank(3)
     _put(hm, tg, 0, 5, 5, 0.9, 0.0)
     _put(hm, tg, 2, 20, 20, 0.9, 5.0)
-    forward, _ = decode(hm, tg, refine=False)
-    backward, _ = decode(hm, tg, refine=False, joint_order=(2, 1, 0))
+    forward, _ = decode(hm, tg, refine=False, backend=backend)
+    backward, _ = decode(hm, tg, refine=False, joint_order=(2, 1, 0), backend=backend)
     np.testing.assert_array_equal(forward, backward[::-1])
 
 
-def test_input_validation_and_batch_axis():
+def test_input_validation_and_batch_axis(backend):
     hm, tg = _blank(3)
     _put(hm, tg, 0, 5, 5, 0.9, 0.0)
     with pytest.raises(ValueError, match="heatmaps"):
-        decode(hm[0], tg)
+        decode(hm[0], tg, backend=backend)
     with pytest.raises(ValueError, match="tags"):
-        decode(hm, tg[:, :5])
+        decode(hm, tg[:, :5], backend=backend)
     with pytest.raises(ValueError, match="detection_threshold"):
-        decode(hm, tg, detection_threshold=-0.1)
+        decode(hm, tg, detection_threshold=-0.1, backend=backend)
     with pytest.raises(ValueError, match="nms_kernel"):
-        decode(hm, tg, nms_kernel=4)
+        decode(hm, tg, nms_kernel=4, backend=backend)
     with pytest.raises(ValueError, match="assignment"):
-        decode(hm, tg, assignment="greedy")
+        decode(hm, tg, assignment="greedy", backend=backend)
     bad = tg.copy()
     bad[1, 3, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        decode(hm, bad)
-    base = decode(hm, tg)
-    batched = decode(hm[None], tg[None])
-    squeezed = decode(hm, tg[..., 0])  # [J, H, W] tags mean L = 1
+        decode(hm, bad, backend=backend)
+    base = decode(hm, tg, backend=backend)
+    batched = decode(hm[None], tg[None], backend=backend)
+    squeezed = decode(hm, tg[..., 0], backend=backend)  # [J, H, W] tags mean L = 1
     for other in (batched, squeezed):
         np.testing.assert_array_equal(base[0], other[0])
         np.testing.assert_array_equal(base[1], other[1])
@@ -234,24 +234,24 @@ PARITY_CASES = [
 
 @pytest.mark.parametrize(("seed", "people", "height", "width", "joints", "dim", "spacing", "kwargs"),
                          PARITY_CASES)
-def test_parity_with_reference_on_crowds(seed, people, height, width, joints, dim, spacing, kwargs):
+def test_parity_with_reference_on_crowds(seed, people, height, width, joints, dim, spacing, kwargs, backend):
     hm, tg, _ = synthetic_crowd_maps(people, height, width, num_joints=joints, tag_dim=dim, seed=seed,
                                      tag_spacing=spacing)
-    fast_kp, fast_sc = decode(hm, tg, **kwargs)
+    fast_kp, fast_sc = decode(hm, tg, **kwargs, backend=backend)
     ref_kp, ref_sc = reference_decode(hm, tg, **kwargs)
     assert fast_kp.shape[0] >= min(people, 3)
     np.testing.assert_array_equal(fast_kp, ref_kp)
     np.testing.assert_array_equal(fast_sc, ref_sc)
 
 
-def test_parity_with_quantised_maps_full_of_ties_and_key_collisions():
+def test_parity_with_quantised_maps_full_of_ties_and_key_collisions(backend):
     # Heatmap values on a 1/32 grid and tags on a 0.5 grid: equal peaks, plateaus, equal neighbours,
     # equal refine maxima, exact half-integer tag distances and many equal dict keys.
     for seed in range(3):
         hm, tg, _ = synthetic_crowd_maps(20, 96, 96, seed=10 + seed, tag_spacing=0.7)
         hm = np.round(hm * 32) / 32
         tg = np.round(tg * 2) / 2
-        fast = decode(hm, tg)
+        fast = decode(hm, tg, backend=backend)
         ref = reference_decode(hm, tg)
         np.testing.assert_array_equal(fast[0], ref[0])
         np.testing.assert_array_equal(fast[1], ref[1])
