@@ -137,3 +137,26 @@ def test_bad_inputs_are_the_same_errors_as_torch() -> None:
                 call(module)
             messages.append(str(info.value))
         assert fragment in messages[0] and messages[0] == messages[1], messages
+
+
+@pytest.mark.parametrize(("extent", "size"), [
+    ((96.0, 128.0), (192, 256)),  # a 4:3 image letterboxed into a 256x256 file: one padding row read
+    ((40.0, 48.0), (80, 96)),     # no padding at all: the whole map
+    ((37.5, 44.0), (75, 88)),     # odd valid sides (fractional extents)
+    ((12.25, 48.0), (25, 96)),    # not 2x along the rows: the gather
+])
+def test_extent_projection_through_cv2_is_the_extent_resampling(extent: tuple[float, float],
+                                                                size: tuple[int, int]) -> None:
+    x = np.random.default_rng(5).standard_normal((1, 3, 40, 48)).astype(np.float32)
+    if extent == (96.0, 128.0):
+        x = np.random.default_rng(5).standard_normal((1, 3, 128, 128)).astype(np.float32)
+    got = maps_numpy._project_extent(x, extent, size)
+    expected = maps_numpy._resize_extent(x, extent, size)
+    assert got.shape == expected.shape and got.flags.c_contiguous
+    np.testing.assert_allclose(got, expected, atol=RESIZE_2X_TOL, rtol=0)
+    # the last row reads the map row past the extent's last whole one (the first padding row), as the
+    # official taps do: changing that row changes the last output row
+    if size[0] == 2 * extent[0] and size[0] // 2 < x.shape[2]:
+        poked = x.copy()
+        poked[..., size[0] // 2, :] += 10.0
+        assert not np.allclose(maps_numpy._project_extent(poked, extent, size)[..., -1, :], got[..., -1, :])
