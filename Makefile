@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install numpy cython
 	# xtcocotools (CrowdPose evaluation) must be built against numpy 2 from source
 	$(PY) -m pip install --no-binary xtcocotools --no-build-isolation xtcocotools
-	$(PY) -m pip install -e ".[torch,dev,export,crowdpose,docs]"
+	$(PY) -m pip install -e ".[torch,dev,export,crowdpose,docs,fast]"
 	touch $(STAMP)
 
 venv: $(STAMP)
