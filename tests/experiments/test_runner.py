@@ -34,7 +34,7 @@ def test_single_branch_style_experiment_end_to_end(tmp_path: Path, tiny_data: Pa
     lite = replace(get_arch("litepose-xs").scaled(0.5), name="tiny-litepose")
     variants = (Variant("lite", "tiny LitePose", lite, 61.9), Variant("hr", "tiny HRNet", hrnet, 50.4))
     experiment = replace(get_experiment("single-branch"), variants=variants)
-    settings = ExperimentSettings(minutes=0.02, seeds=2, data=tiny_data, overrides=TINY, latency_size=64,
+    settings = ExperimentSettings(minutes=None, epochs=1, seeds=2, data=tiny_data, overrides=TINY, latency_size=64,
                                   latency_repeats=1, latency_threads=1, progress=False)
     lines: list[str] = []
     report = run_experiment(experiment, tmp_path / "out", settings, log=lines.append)
@@ -65,7 +65,9 @@ def test_single_branch_style_experiment_end_to_end(tmp_path: Path, tiny_data: Pa
     md = (out / "results.md").read_text()
     assert "| tiny HRNet | " in md and "onnxruntime ms @64 | openvino ms @64 |" in md
     assert "Latency: tiny LitePose has" in md
-    assert sum("training for 0.02 min" in ln for ln in lines) == 4
+    assert sum("training for 1 epochs" in ln for ln in lines) == 4
+    assert all(r["epochs"] == 1 for rs in report["runs"].values() for r in rs)
+    assert "each run trained 1 epochs" in md
 
 
 def test_cli_kernel_experiment_resumes_and_refuses_other_settings(tmp_path: Path, tiny_data: Path, tiny_arch: Path,
@@ -101,6 +103,7 @@ def test_cli_kernel_experiment_resumes_and_refuses_other_settings(tmp_path: Path
     (["--variants", "c9"], "unknown variants ['c9']"),
     (["--arch", "litepose-xs"], "--arch applies to the kernel and fusion experiments"),
     (["--minutes", "0"], "--minutes must be positive"),
+    (["--epochs", "0"], "--epochs must be >= 1"),
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--set", "optim.lrr=1"], "unknown key 'optim.lrr'"),
     (["--latency-size", "100"], "--latency-size must be a positive multiple of 32"),

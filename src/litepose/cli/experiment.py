@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None,
                         help="training minutes of each run, the same for every variant (default: 50 minutes "
                              "spread over all runs)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="train each run for N epochs instead (equal work whatever else runs on the machine; "
+                             "with --minutes too, whichever ends first)")
     parser.add_argument("--seeds", type=int, default=2, help="runs per variant, seeds 0..N-1 (default 2)")
     parser.add_argument("-o", "--out", type=Path, default=None, metavar="DIR",
                         help="output folder (default: experiments/NAME); rerun to resume")
@@ -57,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     experiment = get_experiment(args.name, args.arch, only=only)
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    minutes = args.minutes if args.minutes is not None else default_minutes(experiment, args.seeds)
-    settings = ExperimentSettings(minutes=minutes, seeds=args.seeds, data=args.data, config=args.config,
+    minutes = args.minutes
+    if minutes is None and args.epochs is None:
+        minutes = default_minutes(experiment, args.seeds)
+    settings = ExperimentSettings(minutes=minutes, epochs=args.epochs, seeds=args.seeds, data=args.data,
+                                  config=args.config,
                                   overrides=tuple(args.overrides), latency_size=args.latency_size,
                                   latency_repeats=args.latency_repeats, latency_threads=args.threads,
                                   progress=not args.no_progress)

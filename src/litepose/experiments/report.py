@@ -121,7 +121,7 @@ def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: 
                          + ("" if a["exported_backend"] == b["exported_backend"] else f"/{b['exported_backend']}"))
         lines += ["", "Latency: " + ", ".join(parts) + "."]
     lines += ["", f"AP: pycocotools COCOeval on the held-out set ({settings.get('val_ann')}), flip test; each run "
-              f"trained {settings.get('minutes')} min (seeds 0..{int(settings.get('seeds', 1)) - 1}); spread = half "
+              f"trained {_budget(settings)} (seeds 0..{int(settings.get('seeds', 1)) - 1}); spread = half "
               f"the range over seeds. Latency: median of {settings.get('latency_repeats')} calls at batch 1, "
               f"{size}x{size}, on this machine's CPU (contended: other processes competed for the cores). "
               "The paper's AP is CrowdPose test after full training: compare orderings, not values.", ""]
@@ -131,6 +131,13 @@ def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: 
 def _exported_names(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The exported backends timed for any variant, in a stable order."""
     return sorted({b for r in rows for b in r["backend_ms"] if b != "torch"})
+
+
+def _budget(settings: Mapping[str, Any]) -> str:
+    """The training budget of each run in words ("6 min", "5 epochs", "6 min or 5 epochs")."""
+    parts = [f"{settings['minutes']:g} min"] if settings.get("minutes") is not None else []
+    parts += [f"{settings['epochs']} epochs"] if settings.get("epochs") is not None else []
+    return " or ".join(parts) or "?"
 
 
 def _csv(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -19,7 +19,11 @@ data, variants) in the same folder is refused, so one table never mixes two set-
 The default training recipe is the CPU recipe of ``litepose demo`` (:func:`cpu_recipe`): minutes-long
 runs on two cores, measured there. ``config`` replaces it (a preset such as
 ``configs/crowdpose/litepose-l.yaml`` for GPU runs on the real datasets); each variant then replaces
-the config's ``model`` section and ``--minutes`` its time budget.
+the config's ``model`` section and ``--minutes`` its time budget (or ``--epochs`` its length).
+
+A time budget is the paper's "same budget" but, on a machine other processes share, the same minutes
+buy very different numbers of steps (two 2-minute runs of one variant here: 11 and 165 steps);
+``epochs`` gives every run the same work instead (with ``minutes`` as an upper bound, or none).
 """
 
 from __future__ import annotations
@@ -129,6 +133,9 @@ class ExperimentSettings:
 
     Attributes:
         minutes: training budget of each run (``train.time_budget_minutes``); every variant gets the same.
+            ``None``: no time budget (then ``epochs`` is required).
+        epochs: train each run for this many epochs (``optim.epochs``; the schedule spans them); with
+            ``minutes`` too, whichever ends first. ``None``: the config's epochs, cut by the time budget.
         seeds: runs per variant (seeds 0 .. seeds-1): AP is reported as mean ± spread over them.
         data: ``None`` (synthetic crowds drawn into the output folder), a folder holding ``train/`` and
             ``val/`` (``annotations.json`` + ``images/`` each, as ``litepose synth`` writes), or a dataset
@@ -142,8 +149,9 @@ class ExperimentSettings:
         progress: show progress bars.
     """
 
-    minutes: float
+    minutes: float | None
     seeds: int = 2
+    epochs: int | None = None
     data: Path | None = None
     config: Path | None = None
     overrides: tuple[str, ...] = ()
@@ -153,8 +161,12 @@ class ExperimentSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if not self.minutes > 0:
+        if self.minutes is None and self.epochs is None:
+            raise ValueError("give a training budget: --minutes or --epochs")
+        if self.minutes is not None and not self.minutes > 0:
             raise ValueError(f"--minutes must be positive, got {self.minutes}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"--epochs must be >= 1, got {self.epochs}")
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
         if self.latency_size <= 0 or self.latency_size % 32:
@@ -292,6 +304,7 @@ def _manifest(experiment: Experiment, settings: ExperimentSettings, cfg: Config)
         "experiment": experiment.name,
         "variants": {v.key: {"label": v.label, "arch": v.spec.to_dict()} for v in experiment.variants},
         "minutes": settings.minutes,
+        "epochs": settings.epochs,
         "latency_size": settings.latency_size,
         "training_config": config_to_dict(cfg),
     }
@@ -330,6 +343,8 @@ def _train_and_score(variant: Variant, seed: int, cfg: Config, paths: Experiment
                                     fusion=True, supernet=False),
                       train=replace(cfg.train, output_dir=str(folder / "train"), seed=seed,
                                     time_budget_minutes=settings.minutes))
+    if settings.epochs is not None:
+        run_cfg = replace(run_cfg, optim=replace(run_cfg.optim, epochs=settings.epochs))
     start = time.perf_counter()
     try:
         fitted = fit(run_cfg, log=log, progress=settings.progress)
@@ -430,7 +445,7 @@ def run_experiment(experiment: Experiment, out: str | Path, settings: Experiment
     jobs = [(v, s) for v in experiment.variants for s in range(settings.seeds)]
     todo = [(v, s) for v, s in jobs if not paths.result(v.key, s).is_file()]
     log(f"{experiment.name}: {len(experiment.variants)} variants x {settings.seeds} seeds = {len(jobs)} runs of "
-        f"{settings.minutes:g} min; {len(jobs) - len(todo)} done earlier, {len(todo)} to train -> {paths.root}")
+        f"{_budget(settings)}; {len(jobs) - len(todo)} done earlier, {len(todo)} to train -> {paths.root}")
     for v in experiment.variants:
         atomic_write_json(paths.arch(v.key), v.spec.to_dict(), indent=2)
     with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=experiment.name, unit="run",
@@ -439,7 +454,7 @@ def run_experiment(experiment: Experiment, out: str | Path, settings: Experiment
             for seed in range(settings.seeds):
                 if paths.result(variant.key, seed).is_file():
                     continue
-                log(f"{variant.key} ({variant.label}), seed {seed}: training for {settings.minutes:g} min")
+                log(f"{variant.key} ({variant.label}), seed {seed}: training for {_budget(settings)}")
                 result = _train_and_score(variant, seed, cfg, paths, settings, val, log)
                 atomic_write_json(paths.result(variant.key, seed), asdict(result), indent=2)
                 log(f"{variant.key} seed {seed}: " + (f"AP {result.ap:.3f} after {result.epochs} epochs "
@@ -473,6 +488,12 @@ def _skeleton_of(cfg: Config) -> Any:
     if cfg.data.skeleton is not None:
         return load_skeleton(cfg.data.skeleton)
     return skeleton_from_coco_category(json.loads(resolved.train_ann.read_text())["categories"][0])
+
+
+def _budget(settings: ExperimentSettings) -> str:
+    parts = [f"{settings.minutes:g} min"] if settings.minutes is not None else []
+    parts += [f"{settings.epochs} epochs"] if settings.epochs is not None else []
+    return " or ".join(parts)
 
 
 def _settings_dict(settings: ExperimentSettings, seeds: int, val: Sequence[Path]) -> dict[str, Any]:
