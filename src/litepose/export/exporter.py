@@ -12,7 +12,7 @@ The steps, each in its own module:
    atomically (temporary names, then renames).
 
 Precisions per format (:data:`SUPPORTED`): ONNX fp32 and int8 (onnxruntime's CPU provider has no bf16
-convolutions, and its fp16 graph measured no faster than fp32 here, so both are refused with a line
+convolutions, and an fp16 graph ran 1.3-1.6x slower than fp32 here, so both are refused with a line
 that names what to use instead); OpenVINO fp32, fp16 (fp16 weights, fp32 arithmetic on the CPU),
 bf16 (on CPUs with bf16) and int8. What the int8 files keep in float is :data:`DEFAULT_FLOAT_LAYERS`.
 """
@@ -45,9 +45,9 @@ SUPPORTED = {"onnx": ("fp32", "int8"), "openvino": ("fp32", "fp16", "bf16", "int
 DEFAULT_FLOAT_LAYERS: tuple[str, ...] = ("head",)
 
 _REFUSED = {
-    ("onnx", "fp16"): "onnxruntime's CPU provider runs an fp16 LitePose graph no faster than fp32 (it casts around "
-                      "most kernels); use --format openvino --precision fp16 for half-size weights, or --precision "
-                      "int8 for speed",
+    ("onnx", "fp16"): "onnxruntime's CPU provider runs an fp16 LitePose graph slower than fp32 (measured 1.3-1.6x "
+                      "slower); use --format openvino --precision fp16 for half-size weights, or --format openvino "
+                      "--precision bf16 or int8 for speed",
     ("onnx", "bf16"): "onnxruntime's CPU provider has no bf16 convolution kernels; use --format openvino --precision "
                       "bf16",
 }
