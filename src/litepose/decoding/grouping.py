@@ -53,11 +53,15 @@ results on different hardware can differ from each other (and from ours) when a 
 within a float32 ulp of a half-integer; with the top-k order of exactly equal peaks, that is the only
 source of difference left.
 
-Speed. NMS only inspects pixels above the threshold, tag matching is vectorised per joint, and refine
-finds its argmax by branch and bound: 16×16 and 4×4 cells carry their maximum heatmap value and tag
-range; where the rounded tag distance cannot change inside a cell, the cell's best value is known
-exactly without reading its pixels, and other cells are opened (16 -> 4 -> pixels) only while their
-upper bound reaches the best value found. The answer is the same pixel as the dense search's.
+Speed. Two backends give identical results (``backend=``, :data:`BACKENDS`). The NumPy path: NMS only
+inspects pixels above the threshold, tag matching is vectorised per joint, and refine finds its argmax
+by branch and bound: 16×16 and 4×4 cells carry their maximum heatmap value and tag range; where the
+rounded tag distance cannot change inside a cell, the cell's best value is known exactly without
+reading its pixels, and other cells are opened (16 -> 4 -> pixels) only while their upper bound
+reaches the best value found. The answer is the same pixel as the dense search's. The numba path
+(:mod:`~litepose.decoding.numba_kernels`, the ``fast`` extra; the default when numba is installed)
+runs the same steps as compiled loops after one pass over the maps, and refines over a per-joint tree
+of cells sorted by tag: ~10× faster again, ≈6-9 ms for 30 people on 512×512 maps.
 """
 
 from __future__ import annotations

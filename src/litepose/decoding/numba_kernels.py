@@ -1,31 +1,40 @@
-"""Numba-compiled kernels of the decoder: the same steps and results as the NumPy modules, ~20× faster.
+"""Numba-compiled kernels of the decoder: the same steps and results as the NumPy modules, ~10× faster.
 
 Imported only when :func:`~litepose.decoding.grouping.decode` runs with ``backend="numba"`` (or
-``"auto"`` with numba installed, the ``fast`` extra); importing :mod:`litepose.decoding` never
-imports numba. Every kernel is ``@njit(cache=True)``: the first call in a fresh environment compiles
-them (about 10 s) and stores the machine code next to this file (or in numba's user cache); later
-processes load it in well under a second.
+``"auto"`` with numba installed: the ``fast`` extra); importing :mod:`litepose.decoding` never imports
+numba. Every kernel is ``@njit(cache=True)``: the first call in a fresh environment compiles them
+(about 15-20 s of CPU, once) and stores the machine code next to this file (or in numba's user cache
+when that folder is read-only); later processes load it in well under a second. Each kernel is
+compiled on its first call, so a process that never decodes never compiles.
 
-The kernels (all exact: the tests compare them with the NumPy path and the loop reference):
+The kernels, all exact (the tests compare each with the NumPy step it replaces, and ``decode`` with
+the loop reference):
 
-* :func:`cell_stats`: one pass over the maps, per ``CELL × CELL`` cell the heatmap maximum and the
-  per-channel tag range, plus whether everything is finite (the input check costs nothing extra).
-* :func:`peak_candidates`: NMS and top-k, looking only inside cells whose maximum passes the threshold.
-* :func:`match_by_tag` with :func:`munkres`: the official grouping, scalar loops in place of the
-  NumPy vectorisation (same scan order, same float updates, same ``np.mean``/``np.linalg.norm``
-  summation order, same dict-key collisions).
+* :func:`cell_stats`: the one pass over all the maps: per ``CELL × CELL`` cell the heatmap maximum
+  and the per-channel tag range, and whether every value is finite (the input check rides along).
+* :func:`peak_candidates`: NMS and top-k, reading only the cells whose maximum passes the threshold.
+* :func:`match_by_tag` with :func:`munkres`: the official grouping in scalar loops (the same Munkres
+  scan order and float updates as :func:`~litepose.decoding.assignment.munkres_assignment`, the
+  summation order of ``np.mean`` and ``np.linalg.norm`` (:func:`pairwise_sum`), the same dict-key
+  collisions).
 * :func:`refine_people`: for every (person, missing joint) pair, the first pixel maximising
-  ``det − round(‖tag − μ‖)``, by best-first branch and bound over a tree built per joint: cells sorted
-  by their tag centre, 16 cells per node, 16 nodes per top node. A node's bound is its heatmap maximum
-  minus the smallest rounded distance its tag box allows; nodes whose bound is below the best value
-  found (or equal to it but starting at a later pixel) are never opened, and inside an opened cell
-  pixels whose heatmap value is already below the best are skipped without reading their tags. A cell
-  whose tag box admits only one rounded distance is valued exactly without reading its tags at all.
+  ``det − rint(‖tag − μ‖)``, by best-first branch and bound over a tree built once per joint. Its
+  leaves are the cells, except that a cell whose tag range is wider than 1 (a person's edge: the
+  person's tags and the background's) is split in two at the middle of that range, each half with its
+  own range; leaves are sorted by tag, 16 to a node, 16 nodes to a top node. A box's bound is its
+  heatmap maximum minus the smallest rounded distance its tag range allows (:func:`_bounds`); a box
+  whose bound is below the best value found, or equal to it but starting at a later pixel, is never
+  opened. A leaf whose range admits a single rounded distance ``q`` is valued exactly (its first
+  maximum minus ``q``) without reading its tags; in an opened cell, rows whose heatmap maximum minus
+  ``q`` cannot win are skipped before their tags are read.
 
-  Why this tree and not "pixels in descending heatmap order": that order stops early only when the best
-  value is high. For about half the missing joints of a crowd the person's tag is far from every tag of
-  that joint's map, the best value is ``≤ 0`` and the scan would read every pixel; sorting cells by tag
-  lets those searches skip whole ranges of tags. (The heatmap order is still used inside opened cells.)
+  Why a tree sorted by tag rather than "pixels in descending heatmap order, stop when the heatmap
+  drops below the best": that stop comes early only when the best value is high. For about half the
+  missing joints of a crowd the person's tag is far from every tag of that joint's map, the best
+  value is ``≤ 0`` and such a scan reads every pixel; tag ranges let those searches skip whole
+  regions. (The heatmap bound is still what skips rows inside opened cells.) On the 30-person
+  512×512 maps of ``benchmarks/bench_decode.py`` a search reaches about 6 leaves and reads the tags
+  of 1-2 cells; building the 17 trees costs more than the ~1500 searches.
 """
 
 from __future__ import annotations
@@ -39,7 +48,6 @@ __all__ = ["CELL", "cell_stats", "match_by_tag", "munkres", "pairwise_sum", "pea
 CELL = 8
 _FANOUT = 16  # cells per tree node, nodes per top node
 _NO_PIXEL = np.iinfo(np.int64).max
-_EXACT_INT = 16777216.0  # 2**24: up to here integers are exact in float32
 _JIT = {"cache": True, "nogil": True}
 
 
@@ -538,7 +546,8 @@ def _split_cell(det: np.ndarray, tag: np.ndarray, y0: int, x0: int, side: int, l
             split = d
     mid = lo[split] + (hi[split] - lo[split]) * np.float32(0.5)
     inf = np.float32(np.inf)
-    if dim == 2:  # the flip-test case: running values in registers, selects instead of branches
+    if dim == 2:  # the flip-test case: running values in registers; a pixel of the other half enters as an
+        # infinity, so every update is a plain select (a branch on the half would be mispredicted half the time)
         top_a = top_b = -inf
         arg_a = arg_b = _NO_PIXEL
         lo_a0 = lo_a1 = lo_b0 = lo_b1 = inf
@@ -548,21 +557,30 @@ def _split_cell(det: np.ndarray, tag: np.ndarray, y0: int, x0: int, side: int, l
                 v = det[y, x]
                 t0 = tag[y, x, 0]
                 t1 = tag[y, x, 1]
-                in_b = tag[y, x, split] > mid
-                ta = (v > top_a) & ~in_b
-                tb = (v > top_b) & in_b
-                arg_a = y * width + x if ta else arg_a
-                top_a = v if ta else top_a
-                arg_b = y * width + x if tb else arg_b
-                top_b = v if tb else top_b
-                lo_a0 = t0 if (t0 < lo_a0) & ~in_b else lo_a0
-                lo_a1 = t1 if (t1 < lo_a1) & ~in_b else lo_a1
-                hi_a0 = t0 if (t0 > hi_a0) & ~in_b else hi_a0
-                hi_a1 = t1 if (t1 > hi_a1) & ~in_b else hi_a1
-                lo_b0 = t0 if (t0 < lo_b0) & in_b else lo_b0
-                lo_b1 = t1 if (t1 < lo_b1) & in_b else lo_b1
-                hi_b0 = t0 if (t0 > hi_b0) & in_b else hi_b0
-                hi_b1 = t1 if (t1 > hi_b1) & in_b else hi_b1
+                in_b = (t1 if split == 1 else t0) > mid
+                at = y * width + x
+                va = -inf if in_b else v
+                vb = v if in_b else -inf
+                arg_a = at if va > top_a else arg_a
+                top_a = va if va > top_a else top_a
+                arg_b = at if vb > top_b else arg_b
+                top_b = vb if vb > top_b else top_b
+                u0 = inf if in_b else t0
+                u1 = inf if in_b else t1
+                w0 = t0 if in_b else inf
+                w1 = t1 if in_b else inf
+                lo_a0 = u0 if u0 < lo_a0 else lo_a0
+                lo_a1 = u1 if u1 < lo_a1 else lo_a1
+                lo_b0 = w0 if w0 < lo_b0 else lo_b0
+                lo_b1 = w1 if w1 < lo_b1 else lo_b1
+                u0 = -inf if in_b else t0
+                u1 = -inf if in_b else t1
+                w0 = t0 if in_b else -inf
+                w1 = t1 if in_b else -inf
+                hi_a0 = u0 if u0 > hi_a0 else hi_a0
+                hi_a1 = u1 if u1 > hi_a1 else hi_a1
+                hi_b0 = w0 if w0 > hi_b0 else hi_b0
+                hi_b1 = w1 if w1 > hi_b1 else hi_b1
         leaf_top[e], leaf_arg[e], leaf_top[e + 1], leaf_arg[e + 1] = top_a, arg_a, top_b, arg_b
         leaf_lo[0, e], leaf_lo[1, e], leaf_hi[0, e], leaf_hi[1, e] = lo_a0, lo_a1, hi_a0, hi_a1
         leaf_lo[0, e + 1], leaf_lo[1, e + 1], leaf_hi[0, e + 1], leaf_hi[1, e + 1] = lo_b0, lo_b1, hi_b0, hi_b1
