@@ -230,3 +230,24 @@ def test_an_interrupted_openvino_save_leaves_no_partial_file(coco_model: LitePos
     with pytest.raises(OSError, match="No space left"):
         export_model(coco_model, tmp_path / "m.xml", format="openvino", input_size=64)
     assert list(tmp_path.iterdir()) == []
+
+
+class InputNormalized(LitePose):
+    """A network with a BatchNorm no convolution feeds (on the input): fold_batchnorm cannot fold it."""
+
+    def __init__(self, spec: object, num_keypoints: int) -> None:
+        super().__init__(spec, num_keypoints)  # type: ignore[arg-type]
+        self.input_bn = torch.nn.BatchNorm2d(3)
+
+    def forward(self, x: torch.Tensor) -> object:
+        return super().forward(self.input_bn(x))
+
+
+def test_a_batchnorm_that_cannot_be_folded_is_reported(coco_model: LitePose, tmp_path: Path) -> None:
+    model = InputNormalized(coco_model.spec, 17).eval()
+    report = export_model(model, tmp_path / "m.onnx", input_size=64)
+    assert report.unfolded_batchnorms == 1 and report.metadata.extra["batchnorm_folded"] is False
+    assert "1 BatchNorm layers left in the graph" in "\n".join(report.describe())
+    assert report.verification.worst <= 1e-4  # still exact: the BN runs in the graph
+    folded = export_model(coco_model, tmp_path / "f.onnx", input_size=64)
+    assert folded.unfolded_batchnorms == 0 and "BatchNorm folded" in "\n".join(folded.describe())

@@ -19,6 +19,7 @@ bf16 (on CPUs with bf16) and int8. What the int8 files keep in float is :data:`D
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -106,6 +107,8 @@ class ExportReport:
         calibration_images: int8 only: how many images calibrated the quantization.
         metadata: the document written into the file.
         seconds: wall time of the export.
+        settings: format details (inference precision, weights, quantizer) also written to the metadata.
+        unfolded_batchnorms: ``BatchNormalization`` nodes left in the graph (0 for every zoo network).
     """
 
     files: tuple[Path, ...]
@@ -120,6 +123,7 @@ class ExportReport:
     calibration_images: int = 0
     seconds: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
+    unfolded_batchnorms: int = 0
 
     @property
     def path(self) -> Path:
@@ -136,7 +140,10 @@ class ExportReport:
         lines = [f"wrote {' + '.join(str(f) for f in self.files)} ({self.size_bytes / 2**20:.2f} MiB) in "
                  f"{self.seconds:.1f} s",
                  f"  {self.format} {self.precision}: {self.settings.get('precision_note', '')}".rstrip(),
-                 f"  input {shape}, opset {self.opset}, BatchNorm folded",
+                 f"  input {shape}, opset {self.opset}, "
+                 + ("BatchNorm folded" if not self.unfolded_batchnorms else
+                    f"{self.unfolded_batchnorms} BatchNorm layers left in the graph (a layout fold_batchnorm "
+                    "does not know)"),
                  f"  {self.verification.describe()}"]
         if self.precision == "int8":
             kept = ", ".join(self.float_layers) if self.float_layers else "none"
@@ -241,7 +248,10 @@ def export_model(model: nn.Module, path: str | os.PathLike[str], *, format: str 
             if not inputs:
                 raise ValueError("calib: no calibration inputs given")
 
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        model = copy.deepcopy(model).cpu()  # traced and compared on the CPU; the caller's module stays where it is
     proto = onnx_graph(model, hw, dynamic=dynamic, opset=opset)
+    unfolded = sum(n.op_type == "BatchNormalization" for n in proto.graph.node)  # layouts fold_batchnorm lacks
     kept: list[str] = []
     settings: dict[str, Any] = {}
     if precision == "int8":
@@ -265,7 +275,7 @@ def export_model(model: nn.Module, path: str | os.PathLike[str], *, format: str 
         "litepose_version": __version__,
         "exporter": f"litepose export ({format})",
         "opset": opset,
-        "batchnorm_folded": True,
+        "batchnorm_folded": unfolded == 0,
         "dynamic_batch": True,
         "max_rel_error": {k: float(f"{v:.3e}") for k, v in verification.errors.items()},
         "error_bound": bound,
@@ -287,7 +297,8 @@ def export_model(model: nn.Module, path: str | os.PathLike[str], *, format: str 
     write(metadata, files[0])
     return ExportReport(files=files, format=format, precision=precision, input_size=hw, dynamic=dynamic,
                         opset=opset, verification=verification, metadata=metadata, float_layers=tuple(kept),
-                        calibration_images=len(inputs), seconds=time.perf_counter() - start, settings=settings)
+                        calibration_images=len(inputs), seconds=time.perf_counter() - start, settings=settings,
+                        unfolded_batchnorms=unfolded)
 
 
 Build = tuple[Callable[[np.ndarray], Sequence[np.ndarray]], Callable[[ModelMetadata, Path], None]]
