@@ -160,3 +160,25 @@ def test_extent_projection_through_cv2_is_the_extent_resampling(extent: tuple[fl
         poked = x.copy()
         poked[..., size[0] // 2, :] += 10.0
         assert not np.allclose(maps_numpy._project_extent(poked, extent, size)[..., -1, :], got[..., -1, :])
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize(("project_to", "valid"), [(None, None), ((128, 192), None), ((90, 120), (90, 120))])
+def test_buffers_give_the_same_maps_and_are_reused(flip: bool, project_to: tuple[int, int] | None,
+                                                   valid: tuple[int, int] | None) -> None:
+    rng = np.random.default_rng(6)
+    input_hw = (128, 192) if valid is None else (96, 128)
+    buffers = maps_numpy.MapBuffers()
+    options = {"flip_index": COCO.flip_index, "project_to": project_to, "valid_size": valid}
+    first = None
+    for _ in range(2):  # the second call writes into the arrays the first one returned
+        plain, flipped = _outputs(rng, *input_hw), (_outputs(rng, *input_hw) if flip else None)
+        expected = maps_numpy.outputs_to_maps(plain, J, flip_outputs=flipped, **options)
+        got = maps_numpy.outputs_to_maps(plain, J, flip_outputs=flipped, buffers=buffers, **options)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)  # the same float32 operations: the same bits
+            assert g.flags.c_contiguous
+        if first is None:
+            first = got
+    assert np.shares_memory(first[0], got[0]) and np.shares_memory(first[1], got[1])
+    assert not np.shares_memory(got[0], plain[0]) and not np.shares_memory(got[0], plain[1])  # inputs untouched

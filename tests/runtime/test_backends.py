@@ -301,3 +301,18 @@ def test_evaluate_model_takes_an_exported_file(trained: SimpleNamespace, exporte
     for path in (exported.onnx, exported.xml):
         got = evaluate_model(path, ann, images, threads=1)
         assert got.metrics == pytest.approx(expected.metrics, abs=1e-6) and len(got.results) == len(expected.results)
+
+
+def test_reused_map_buffers_change_nothing(trained: SimpleNamespace, exported: SimpleNamespace) -> None:
+    # predict_keypoints writes the maps into arrays the predictor keeps; predict_maps hands out its own
+    predictor = Predictor(exported.onnx, flip_test=True)
+    first, second = trained.images[0], padded(trained.images[1], 96, SIZE)
+    heatmaps, tags, _ = predictor.predict_maps(first)
+    kept = heatmaps.copy(), tags.copy()
+    expected = Predictor(exported.onnx, flip_test=True)(first)
+    for image in (first, second, first):  # another shape in between replaces the buffers
+        result = predictor(image)
+    assert_same_people(expected, result, "the same image after another one")
+    np.testing.assert_array_equal(result.keypoints, expected.keypoints)
+    np.testing.assert_array_equal(heatmaps, kept[0])
+    np.testing.assert_array_equal(tags, kept[1])

@@ -25,6 +25,11 @@ How close to the torch version (float32 throughout):
 
 The grouping then finds the same people: the tests compare both paths on random outputs, with flip,
 padding and several scales, and whole predictions on a trained model.
+
+Speed: every multi-megabyte array made fresh for each image costs page faults when first written and
+its unmapping when freed, which at 256x256 cost more than the resizing. The averages are computed in
+place, 2x resizes write each map straight to its place, and :class:`MapBuffers` lets a caller that
+decodes the maps at once (the :class:`~litepose.Predictor`) reuse the same arrays from image to image.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["aggregate_scales", "outputs_to_maps", "resize_bilinear"]
+__all__ = ["MapBuffers", "aggregate_scales", "outputs_to_maps", "resize_bilinear"]
 
 _F32 = np.float32
 
@@ -70,12 +75,57 @@ def _blend(maps: np.ndarray, axis: int, i0: np.ndarray, i1: np.ndarray, lam: np.
     return np.take(maps, i0, axis=axis) * w0 + np.take(maps, i1, axis=axis) * w1
 
 
-def _resize_cv2(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    flat = np.ascontiguousarray(maps, dtype=_F32).reshape(-1, *maps.shape[-2:])
-    out = np.empty((flat.shape[0], *size), dtype=_F32)
-    for i in range(flat.shape[0]):
-        cv2.resize(flat[i], (size[1], size[0]), dst=out[i], interpolation=cv2.INTER_LINEAR)
-    return out.reshape(*maps.shape[:-2], *size)
+def _resize_cv2(maps: np.ndarray, size: tuple[int, int], keep: tuple[int, int] | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """``cv2.resize`` of every ``[H, W]`` map of ``maps`` (views are read in place) to ``size``, keeping the
+    top-left ``keep`` rows and columns (default: all), into ``out`` (default: a new array).
+
+    Each map goes straight to its place in the output: no contiguous copy of the input and no
+    full-size intermediate, as every fresh multi-megabyte array costs its page faults.
+    """
+    maps = np.asarray(maps, dtype=_F32)
+    keep = size if keep is None else keep
+    if out is None:
+        out = np.empty((*maps.shape[:-2], *keep), dtype=_F32)
+    scratch = None if tuple(keep) == tuple(size) else np.empty(size, dtype=_F32)
+    sources = maps.reshape(-1, *maps.shape[-2:])  # a view for maps cut from a [B, C, H, W] array
+    targets = out.reshape(-1, *keep)  # out is contiguous: a view
+    for src, dst in zip(sources, targets, strict=True):
+        if src.strides[-1] != src.itemsize:  # OpenCV reads rows with a stride, not strided pixels
+            src = np.ascontiguousarray(src)
+        if scratch is None:
+            cv2.resize(src, (size[1], size[0]), dst=dst, interpolation=cv2.INTER_LINEAR)
+        else:
+            cv2.resize(src, (size[1], size[0]), dst=scratch, interpolation=cv2.INTER_LINEAR)
+            dst[...] = scratch[:keep[0], :keep[1]]
+    return out
+
+
+class MapBuffers:
+    """Arrays :func:`outputs_to_maps` writes into, reused from one call to the next.
+
+    Every fresh multi-megabyte array costs its page faults when first written and its unmapping when
+    freed: at 256x256 without flip the maps of one image took ~9 MB of new arrays, which cost more than
+    the resizing itself. Given ``buffers=MapBuffers()``, :func:`outputs_to_maps` writes the enlarged and
+    projected maps into arrays kept here, and the maps it returns are views of them: valid until the next
+    call with the same buffers (the :class:`~litepose.Predictor` decodes them before that). Each role
+    keeps one array; a call with other shapes replaces it.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, role: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The float32 array of ``role`` with ``shape`` (its contents are whatever the last call left)."""
+        shape = tuple(int(v) for v in shape)
+        array = self._arrays.get(role)
+        if array is None or array.shape != shape:
+            array = self._arrays[role] = np.empty(shape, dtype=_F32)
+        return array
+
+
+def _buffer(buffers: MapBuffers | None, role: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    return None if buffers is None else buffers.get(role, shape)
 
 
 def resize_bilinear(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -111,7 +161,8 @@ def _resize_extent(maps: np.ndarray, extent: tuple[float, float], size: tuple[in
     return _blend(cols, 2, ys0, ys1, ly)
 
 
-def _project_extent(maps: np.ndarray, extent: tuple[float, float], size: tuple[int, int]) -> np.ndarray:
+def _project_extent(maps: np.ndarray, extent: tuple[float, float], size: tuple[int, int],
+                    out: np.ndarray | None = None) -> np.ndarray:
     """:func:`_resize_extent`, through ``cv2.resize`` when it is an exact 2x enlargement (``size = 2·extent``).
 
     That is every single-scale padded input (a fixed-size file's letterbox, a size that is not a multiple
@@ -126,8 +177,18 @@ def _project_extent(maps: np.ndarray, extent: tuple[float, float], size: tuple[i
     if (size[0], size[1]) != (2 * extent[0], 2 * extent[1]):
         return _resize_extent(maps, extent, size)
     rows, cols = min(h_in, (size[0] + 1) // 2 + 1), min(w_in, (size[1] + 1) // 2 + 1)
-    up = _resize_cv2(maps[..., :rows, :cols], (2 * rows, 2 * cols))
-    return up if up.shape[-2:] == tuple(size) else np.ascontiguousarray(up[..., :size[0], :size[1]])
+    return _resize_cv2(maps[..., :rows, :cols], (2 * rows, 2 * cols), keep=(int(size[0]), int(size[1])), out=out)
+
+
+def _project(maps: np.ndarray, size: tuple[int, int], extent: tuple[float, float] | None,
+             out: np.ndarray | None) -> np.ndarray:
+    """``maps`` projected to ``size``: the whole maps (``extent`` None) or their top-left ``extent``; into
+    ``out`` where the resize is cv2's 2x enlargement (the other resizes make their own arrays)."""
+    if extent is not None:
+        return _project_extent(maps, extent, size, out)
+    if tuple(size) == (2 * maps.shape[-2], 2 * maps.shape[-1]):
+        return _resize_cv2(maps, size, out=out)
+    return resize_bilinear(maps, size)
 
 
 def _as_pair(outputs: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +205,16 @@ def _as_pair(outputs: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     return pair[0], pair[1]
 
 
-def _single_pass(outputs: Any, num_joints: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _enlarge(stride4: np.ndarray, size: tuple[int, ...], buffers: MapBuffers | None, role: str) -> np.ndarray:
+    """The stride-4 maps resized to the stride-2 ``size``: into ``buffers``' array ``role`` when it is a 2x
+    enlargement and buffers are given, else a new array (or the input itself, at the same size)."""
+    if buffers is not None and tuple(size) == (2 * stride4.shape[2], 2 * stride4.shape[3]):
+        return _resize_cv2(stride4, size, out=buffers.get(role, (*stride4.shape[:2], *size)))
+    return resize_bilinear(stride4, size)
+
+
+def _single_pass(outputs: Any, num_joints: int, name: str,
+                 buffers: MapBuffers | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stage-averaged heatmaps ``[B, J, h2, w2]`` and tags ``[B, J, h2, w2]`` of one forward pass."""
     stride4, stride2 = _as_pair(outputs, name)
     if stride4.shape[1] != 2 * num_joints or stride2.shape[1] < num_joints:
@@ -152,8 +222,13 @@ def _single_pass(outputs: Any, num_joints: int, name: str) -> tuple[np.ndarray, 
                          f"{num_joints} joints, got {stride4.shape[1]} and {stride2.shape[1]}")
     if stride4.shape[0] != stride2.shape[0]:
         raise ValueError(f"{name}: batch sizes differ ({stride4.shape[0]} vs {stride2.shape[0]})")
-    up = resize_bilinear(stride4, stride2.shape[2:])
-    heatmaps = (up[:, :num_joints] + stride2[:, :num_joints]) / _F32(2)
+    up = _enlarge(stride4, stride2.shape[2:], buffers, "up")
+    if up is stride4:  # same size (not a LitePose): the backend's array is not ours to overwrite
+        heatmaps = (up[:, :num_joints] + stride2[:, :num_joints]) / _F32(2)
+    else:  # (a + b) / 2 in place in the resized array: the same float32 operations, no new array
+        heatmaps = up[:, :num_joints]
+        np.add(heatmaps, stride2[:, :num_joints], out=heatmaps)
+        np.divide(heatmaps, _F32(2), out=heatmaps)
     return heatmaps, up[:, num_joints:2 * num_joints]
 
 
@@ -164,6 +239,8 @@ def outputs_to_maps(
     flip_index: Sequence[int] | None = None,
     project_to: tuple[int, int] | None = None,
     valid_size: tuple[int, int] | None = None,
+    *,
+    buffers: MapBuffers | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Heatmaps and tag maps of one test scale: :func:`litepose.decoding.maps.outputs_to_maps` on arrays.
 
@@ -175,11 +252,13 @@ def outputs_to_maps(
         project_to: ``(H_r, W_r)`` to resize the maps to, or None to keep the stride-2 size.
         valid_size: ``(H_v, W_v)``: the input pixels that hold the image when the input was padded on the
             right/bottom (needs ``project_to``); None or the full input size: the official projection.
+        buffers: write the maps into these reused arrays (:class:`MapBuffers`): the results are then
+            views of them, overwritten by the next call with the same buffers. Default: new arrays.
 
     Returns:
         ``(heatmaps [B, J, H, W], tags [B, J, H, W, L])`` float32, ``L = 2`` under flip test, else 1.
     """
-    heatmaps, tags = _single_pass(outputs, num_joints, "outputs")
+    heatmaps, tags = _single_pass(outputs, num_joints, "outputs", buffers)
     hm_list, tag_list = [heatmaps], [tags]
     if flip_outputs is not None:
         if flip_index is None:
@@ -190,9 +269,12 @@ def outputs_to_maps(
         stride4, stride2 = _as_pair(flip_outputs, "flip_outputs")
         if stride4.shape[1] != 2 * num_joints or stride2.shape[1] < num_joints:
             raise ValueError(f"flip_outputs: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels")
-        up = resize_bilinear(stride4, stride2.shape[2:])[..., ::-1]
+        up = _enlarge(stride4, stride2.shape[2:], buffers, "flip.up")[..., ::-1]
         back = stride2[..., ::-1]
-        flip_hm = (up[:, :num_joints][:, index] + back[:, :num_joints][:, index]) / _F32(2)
+        # (a[index] + b[index]) / 2 with the sum and the halving in place: the same float32 operations
+        flip_hm = up[:, :num_joints][:, index]
+        np.add(flip_hm, back[:, :num_joints][:, index], out=flip_hm)
+        np.divide(flip_hm, _F32(2), out=flip_hm)
         hm_list.append(flip_hm)
         tag_list.append(np.ascontiguousarray(up[:, num_joints:2 * num_joints][:, index]))
         if flip_hm.shape != heatmaps.shape:
@@ -210,14 +292,17 @@ def outputs_to_maps(
             extent = (valid[0] / 2.0, valid[1] / 2.0)  # stride-2 map pixels covering the image
     if project_to is not None:
         size = (int(project_to[0]), int(project_to[1]))
-        if extent is None:
-            hm_list = [resize_bilinear(h, size) for h in hm_list]
-            tag_list = [resize_bilinear(t, size) for t in tag_list]
-        else:
-            hm_list = [_project_extent(h, extent, size) for h in hm_list]
-            tag_list = [_project_extent(t, extent, size) for t in tag_list]
-    heatmaps = (hm_list[0] + hm_list[1]) / _F32(2) if len(hm_list) == 2 else hm_list[0]
-    tags = tag_list[0][..., None] if len(tag_list) == 1 else np.stack(tag_list, axis=4)
+        shape = (*heatmaps.shape[:2], *size)
+        hm_list = [_project(h, size, extent, _buffer(buffers, f"heatmaps{i}", shape)) for i, h in enumerate(hm_list)]
+        tag_list = [_project(t, size, extent, _buffer(buffers, f"tags{i}", shape)) for i, t in enumerate(tag_list)]
+    heatmaps = hm_list[0]  # ours (a resize output or the stage average), never an input array
+    if len(hm_list) == 2:  # (a + b) / 2 in place: the same float32 operations
+        np.add(heatmaps, hm_list[1], out=heatmaps)
+        np.divide(heatmaps, _F32(2), out=heatmaps)
+    if len(tag_list) == 1:
+        tags = tag_list[0][..., None]
+    else:
+        tags = np.stack(tag_list, axis=4, out=_buffer(buffers, "tags", (*tag_list[0].shape, 2)))
     return heatmaps, tags
 
 
@@ -256,4 +341,6 @@ def aggregate_scales(per_scale: Sequence[tuple[Any, ...]]) -> tuple[np.ndarray, 
                          f"{[s for s, _, _ in items]}")
     assert final is not None
     tags_out = tag_parts[0] if len(tag_parts) == 1 else np.concatenate(tag_parts, axis=4)
+    if len(items) == 1:  # x / 1 is x exactly: the maps as they are, without a new array
+        return final, tags_out
     return final / _F32(len(items)), tags_out
