@@ -3,7 +3,8 @@
 The API pages list their modules by hand (``::: litepose.inference.predictor``), in the order a reader
 wants them. A module added to the package without a line on a page would silently be missing from the
 reference, and cross-references to it would fail with a less helpful message; this hook names it instead
-(a warning, so ``mkdocs build --strict`` fails). Not rendered on purpose: the command line's modules
+(a warning, so ``mkdocs build --strict`` fails). It also names an object rendered by two directives (its
+documentation would appear twice, under the same anchor). Not rendered on purpose: the command line's modules
 (``litepose.cli``: their user-facing text is ``--help`` and the guide) and private modules.
 
 Used from ``mkdocs.yml``: ``hooks: [docs/hooks.py]``.
@@ -27,12 +28,17 @@ _log = get_plugin_logger("api_coverage")
 def on_config(config: Any) -> Any:
     root = Path(config["config_file_path"]).parent
     modules = _modules(root / "src" / PACKAGE)
-    documented: set[str] = set()
-    for page in Path(config["docs_dir"]).rglob("*.md"):
-        documented.update(_DIRECTIVE.findall(page.read_text(encoding="utf-8")))
-    for module in sorted(modules - documented):
+    pages: dict[str, list[str]] = {}  # module -> the pages rendering it (once per directive)
+    docs_dir = Path(config["docs_dir"])
+    for page in sorted(docs_dir.rglob("*.md")):
+        for name in _DIRECTIVE.findall(page.read_text(encoding="utf-8")):
+            pages.setdefault(name, []).append(str(page.relative_to(docs_dir)))
+    for module in sorted(modules - set(pages)):
         _log.warning(f"module {module} is on no page of the API reference: add '::: {module}' to the page of "
                      f"its room under docs/api/")
+    for name, where in sorted(pages.items()):
+        if len(where) > 1:
+            _log.warning(f"{name} is rendered {len(where)} times ({', '.join(where)}): keep one '::: {name}'")
     return config
 
 
