@@ -133,13 +133,13 @@ def _search_every(kernels, det: np.ndarray, tag: np.ndarray, means: np.ndarray) 
     """``[J, M]`` pixel found by the kernel's search for every joint and mean."""
     dmax, lo, hi, _, _ = kernels.cell_stats(det, tag, kernels.CELL)
     tree = kernels._new_tree(dmax.shape[1] * dmax.shape[2], tag.shape[3])
-    room = max(tree[9].size, 16)
+    room = kernels._search_room(dmax.shape[1] * dmax.shape[2])
     scratch, done, uniform = np.empty((6, room), np.float32), np.empty((2, room), bool), np.empty(room, bool)
     found = np.empty((det.shape[0], means.shape[0]), np.int64)
     for j in range(det.shape[0]):
         size = kernels._build_tree(det[j], tag[j], dmax[j], lo[j], hi[j], kernels.CELL, tree)
         for m, mean in enumerate(means):
-            found[j, m] = kernels._search(det[j], tag[j], mean, kernels.CELL, tree, size, scratch, done, uniform)
+            found[j, m] = kernels._search(det[j], tag[j], mean, tree, size, scratch, done, uniform)
     return found
 
 

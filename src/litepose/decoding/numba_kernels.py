@@ -21,7 +21,8 @@ the loop reference):
   ``det − rint(‖tag − μ‖)``, by best-first branch and bound over a tree built once per joint. Its
   leaves are the cells, except that a cell whose tag range is wider than 1 (a person's edge: the
   person's tags and the background's) is split in two at the middle of that range, each half with its
-  own range; leaves are sorted by tag, 16 to a node, 16 nodes to a top node. A box's bound is its
+  own range, and that 2×2 cells whose ranges together stay within 1 (smooth background) are one leaf;
+  leaves are sorted by tag, 16 to a node, 16 nodes to a top node. A box's bound is its
   heatmap maximum minus the smallest rounded distance its tag range allows (:func:`_bounds`); a box
   whose bound is below the best value found, or equal to it but starting at a later pixel, is never
   opened. A leaf whose range admits a single rounded distance ``q`` is valued exactly (its first
@@ -630,21 +631,29 @@ def _fold(top: np.ndarray, lo: np.ndarray, hi: np.ndarray, first: np.ndarray, si
 
 
 @njit(**_JIT)
+def _search_room(cells: int) -> int:
+    """Work space :func:`_search` needs on a tree from :func:`_new_tree`: the most top nodes, at least 16."""
+    nodes = (2 * cells + _FANOUT - 1) // _FANOUT
+    return max((nodes + _FANOUT - 1) // _FANOUT, _FANOUT)
+
+
+@njit(**_JIT)
 def _new_tree(cells: int, dim: int) -> tuple:
-    """Room for the search tree of a map with ``cells`` cells (every cell may be split in two): the 19
+    """Room for the search tree of a map with ``cells`` cells (every cell may be split in two): the 21
     arrays :func:`_build_tree` fills and :func:`_search` reads."""
     leaves = 2 * cells
     nodes = (leaves + _FANOUT - 1) // _FANOUT
     tops = (nodes + _FANOUT - 1) // _FANOUT
     return (np.empty(leaves, np.float32), np.empty((dim, leaves), np.float32), np.empty((dim, leaves), np.float32),
-            np.empty(leaves, np.int64), np.empty(leaves, np.int64),
+            np.empty(leaves, np.int64), np.empty(leaves, np.int64), np.empty(leaves, np.int64),
             np.empty(nodes, np.float32), np.empty((dim, nodes), np.float32), np.empty((dim, nodes), np.float32),
             np.empty(nodes, np.int64),
             np.empty(tops, np.float32), np.empty((dim, tops), np.float32), np.empty((dim, tops), np.float32),
             np.empty(tops, np.int64),
             # unsorted leaves and their sort keys, while building
             np.empty(leaves, np.float32), np.empty((dim, leaves), np.float32), np.empty((dim, leaves), np.float32),
-            np.empty(leaves, np.int64), np.empty(leaves, np.int64), np.empty(leaves, np.float64))
+            np.empty(leaves, np.int64), np.empty(leaves, np.int64), np.empty(leaves, np.int64),
+            np.empty(leaves, np.float64))
 
 
 @njit(**_JIT)
@@ -653,46 +662,66 @@ def _build_tree(det: np.ndarray, tag: np.ndarray, dmax: np.ndarray, lo: np.ndarr
     """One joint's search tree, into ``tree``; returns the numbers of leaves, nodes and top nodes.
 
     Leaves are the cells (``dmax [GH, GW]``, ``lo``/``hi [GH, GW, L]``), except that a cell whose tag
-    box is wider than 1 is split in two (:func:`_split_cell`). Leaves are sorted by tag centre (a
-    counting sort on the sum of the channel centres) and stored channel-major with their heatmap
-    maximum, tag box, first pixel of their cell (a lower bound of their pixel indices, and where the
-    cell starts) and, for halves, the first pixel holding the maximum (-1 for whole cells: found by a
-    scan when needed). Nodes hold 16 consecutive leaves, top nodes 16 nodes.
+    box is wider than 1 is split in two (:func:`_split_cell`), and that 2×2 cells whose boxes together
+    are at most 1 wide (background, mostly) make one leaf. Leaves are sorted by tag centre (a counting
+    sort on the sum of the channel centres) and stored channel-major with their heatmap maximum, tag
+    box, side, first pixel (a lower bound of their pixel indices, and where their square starts) and,
+    for halves, the first pixel holding the maximum (-1 for squares: found by a scan when needed).
+    Nodes hold 16 consecutive leaves, top nodes 16 nodes.
     """
-    (leaf_top, leaf_lo, leaf_hi, leaf_first, leaf_arg, node_top, node_lo, node_hi, node_first,
-     top_top, top_lo, top_hi, top_first, raw_top, raw_lo, raw_hi, raw_first, raw_arg, key) = tree
+    (leaf_top, leaf_lo, leaf_hi, leaf_first, leaf_side, leaf_arg, node_top, node_lo, node_hi, node_first,
+     top_top, top_lo, top_hi, top_first, raw_top, raw_lo, raw_hi, raw_first, raw_side, raw_arg, key) = tree
     gh, gw = dmax.shape
     dim = lo.shape[2]
     width = det.shape[1]
     one = np.float32(1)
     n = 0
+    for by in range(0, gh, 2):
+        for bx in range(0, gw, 2):
+            if by + 1 < gh and bx + 1 < gw:
+                narrow = True
+                for d in range(dim):
+                    a = min(min(lo[by, bx, d], lo[by, bx + 1, d]), min(lo[by + 1, bx, d], lo[by + 1, bx + 1, d]))
+                    b = max(max(hi[by, bx, d], hi[by, bx + 1, d]), max(hi[by + 1, bx, d], hi[by + 1, bx + 1, d]))
+                    raw_lo[d, n] = a
+                    raw_hi[d, n] = b
+                    narrow = narrow and b - a <= one
+                if narrow:
+                    raw_top[n] = max(max(dmax[by, bx], dmax[by, bx + 1]), max(dmax[by + 1, bx], dmax[by + 1, bx + 1]))
+                    raw_arg[n] = -1
+                    raw_first[n] = by * side * width + bx * side
+                    raw_side[n] = 2 * side
+                    n += 1
+                    continue
+            for cy in range(by, min(by + 2, gh)):
+                for cx in range(bx, min(bx + 2, gw)):
+                    wide = False
+                    for d in range(dim):
+                        wide = wide or hi[cy, cx, d] - lo[cy, cx, d] > one
+                    if wide:
+                        _split_cell(det, tag, cy * side, cx * side, side, lo[cy, cx], hi[cy, cx], n, raw_top,
+                                    raw_lo, raw_hi, raw_arg)
+                        count = 2
+                    else:
+                        raw_top[n] = dmax[cy, cx]
+                        raw_arg[n] = -1
+                        for d in range(dim):
+                            raw_lo[d, n] = lo[cy, cx, d]
+                            raw_hi[d, n] = hi[cy, cx, d]
+                        count = 1
+                    for e in range(n, n + count):
+                        raw_first[e] = cy * side * width + cx * side
+                        raw_side[e] = side
+                    n += count
     kmin = np.inf
     kmax = -np.inf
-    for cy in range(gh):
-        for cx in range(gw):
-            wide = False
-            for d in range(dim):
-                wide = wide or hi[cy, cx, d] - lo[cy, cx, d] > one
-            if wide:
-                _split_cell(det, tag, cy * side, cx * side, side, lo[cy, cx], hi[cy, cx], n, raw_top, raw_lo,
-                            raw_hi, raw_arg)
-                count = 2
-            else:
-                raw_top[n] = dmax[cy, cx]
-                raw_arg[n] = -1
-                for d in range(dim):
-                    raw_lo[d, n] = lo[cy, cx, d]
-                    raw_hi[d, n] = hi[cy, cx, d]
-                count = 1
-            for e in range(n, n + count):
-                raw_first[e] = cy * side * width + cx * side
-                s = 0.0
-                for d in range(dim):
-                    s += np.float64(raw_lo[d, e]) + np.float64(raw_hi[d, e])
-                key[e] = s
-                kmin = min(kmin, s)
-                kmax = max(kmax, s)
-            n += count
+    for e in range(n):
+        s = 0.0
+        for d in range(dim):
+            s += np.float64(raw_lo[d, e]) + np.float64(raw_hi[d, e])
+        key[e] = s
+        kmin = min(kmin, s)
+        kmax = max(kmax, s)
     scale = (n - 1) / (kmax - kmin) if kmax > kmin else 0.0
     start = np.zeros(n + 1, np.int64)
     bucket = np.empty(n, np.int64)
@@ -710,6 +739,7 @@ def _build_tree(det: np.ndarray, tag: np.ndarray, dmax: np.ndarray, lo: np.ndarr
             leaf_lo[d, i] = raw_lo[d, e]
             leaf_hi[d, i] = raw_hi[d, e]
         leaf_first[i] = raw_first[e]
+        leaf_side[i] = raw_side[e]
         leaf_arg[i] = raw_arg[e]
     nodes = _fold(leaf_top, leaf_lo, leaf_hi, leaf_first, n, node_top, node_lo, node_hi, node_first)
     tops = _fold(node_top, node_lo, node_hi, node_first, nodes, top_top, top_lo, top_hi, top_first)
@@ -777,13 +807,13 @@ def _first_max(det: np.ndarray, top: np.float32, y0: int, x0: int, side: int) ->
 
 
 @njit(**_JIT)
-def _search(det: np.ndarray, tag: np.ndarray, mean: np.ndarray, side: int, tree: tuple, size: tuple[int, int, int],
+def _search(det: np.ndarray, tag: np.ndarray, mean: np.ndarray, tree: tuple, size: tuple[int, int, int],
             scratch: np.ndarray, done: np.ndarray, uniform: np.ndarray) -> int:
     """The first pixel maximising ``det − rint(‖tag − μ‖)`` on one joint's maps: best-first over top
     nodes, then over their nodes, then their leaves, then pixels (:func:`_build_tree`). ``scratch``
-    ``[6, n]``, ``done`` ``[2, n]`` and ``uniform`` ``[n]`` are work space, ``n >= max(top nodes, 16)``."""
-    (leaf_top, leaf_lo, leaf_hi, leaf_first, leaf_arg, node_top, node_lo, node_hi, node_first,
-     top_top, top_lo, top_hi, top_first, _, _, _, _, _, _) = tree
+    ``[6, n]``, ``done`` ``[2, n]`` and ``uniform`` ``[n]`` are work space, ``n = _search_room(cells)``."""
+    (leaf_top, leaf_lo, leaf_hi, leaf_first, leaf_side, leaf_arg, node_top, node_lo, node_hi, node_first,
+     top_top, top_lo, top_hi, top_first, _, _, _, _, _, _, _) = tree
     width = det.shape[1]
     leaves, nodes, tops = size
     top_bound, node_bound, leaf_bound, leaf_q, near2, far2 = (scratch[0], scratch[1], scratch[2], scratch[3],
@@ -817,13 +847,13 @@ def _search(det: np.ndarray, tag: np.ndarray, mean: np.ndarray, side: int, tree:
                 y0 = leaf_first[e] // width
                 x0 = leaf_first[e] - y0 * width
                 if uniform[i]:  # every pixel is det − q: the best is the first one holding the maximum
-                    at = leaf_arg[e] if leaf_arg[e] >= 0 else _first_max(det, leaf_top[e], y0, x0, side)
+                    at = leaf_arg[e] if leaf_arg[e] >= 0 else _first_max(det, leaf_top[e], y0, x0, leaf_side[e])
                     if _better(leaf_top[e] - leaf_q[i], at, best_value, best_index):
                         best_value = leaf_top[e] - leaf_q[i]
                         best_index = at
                 else:
-                    best_value, best_index = _open_cell(det, tag, mean, leaf_q[i], y0, x0, side, best_value,
-                                                        best_index)
+                    best_value, best_index = _open_cell(det, tag, mean, leaf_q[i], y0, x0, leaf_side[e],
+                                                        best_value, best_index)
     return best_index
 
 
@@ -855,7 +885,7 @@ def refine_people(det: np.ndarray, tag: np.ndarray, people: np.ndarray, dmax: np
         for d in range(dim):
             means[p, d] = total[d] / np.float32(count)
     tree = _new_tree(dmax.shape[1] * dmax.shape[2], dim)
-    room = max(tree[9].size, _FANOUT)
+    room = _search_room(dmax.shape[1] * dmax.shape[2])
     scratch = np.empty((6, room), np.float32)
     done = np.empty((2, room), np.bool_)
     uniform = np.empty(room, np.bool_)
@@ -873,7 +903,7 @@ def refine_people(det: np.ndarray, tag: np.ndarray, people: np.ndarray, dmax: np
         for p in range(num_people):
             if out[p, j, 2] != 0:
                 continue
-            index = _search(hm, tg, means[p], side, tree, size, scratch, done, uniform)
+            index = _search(hm, tg, means[p], tree, size, scratch, done, uniform)
             y = index // width
             x = index - y * width
             v = hm[y, x]
