@@ -206,8 +206,9 @@ def decode(
             ``scipy.optimize.linear_sum_assignment``.
         fix_key_collisions: see :func:`match_by_tag` (default: official behaviour).
         backend: ``"auto"`` (numba when installed), ``"numba"`` or ``"numpy"``; see :data:`BACKENDS`.
-            The results are identical; numba is ~20× faster on crowds (the first call in a fresh
-            environment compiles its kernels, ~10 s, then they are cached on disk).
+            The results are identical; numba is ~10× faster on crowds (the first call in a fresh
+            environment compiles its kernels, 15-20 s of CPU, then they are cached on disk; the kernels
+            release the GIL, so threads may decode in parallel).
 
     Returns:
         ``(keypoints, scores)``: ``[N, J, 3]`` float32 ``(x, y, value)`` in map pixels and ``[N]``
