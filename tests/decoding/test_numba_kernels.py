@@ -222,3 +222,15 @@ def test_backend_choice_and_fallback_without_numba():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_threads_decode_in_parallel_with_the_same_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    crowds = [synthetic_crowd_maps(12, 96, 128, seed=60 + s)[:2] for s in range(4)]
+    alone = [decode(hm, tg, backend="numba") for hm, tg in crowds]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda maps: decode(*maps, backend="numba"), crowds * 2))
+    for got, want in zip(together, alone * 2, strict=True):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
