@@ -185,3 +185,25 @@ def test_pipeline_maps_back_to_original_pixels(flip: bool) -> None:
     assert err.mean() < 1.2
     assert (res.keypoints[..., 2] > 0.5).all() and np.allclose(res.scores, res.keypoints[..., 2].mean(axis=1),
                                                                 atol=0.05)
+
+
+def test_stage_times_add_up_to_the_call(xs_model: nn.Module) -> None:
+    import time
+
+    from litepose.inference.predictor import STAGES
+
+    image = _image()
+    for options in ({"flip_test": False}, {"flip_test": True, "scales": (1.0, 0.75)}):
+        predictor = Predictor(xs_model, input_size=64, **options)
+        expected = predictor.predict_keypoints(image)
+        times: dict[str, float] = {}
+        start = time.perf_counter()
+        keypoints, scores = predictor.predict_keypoints(image, stage_times=times)
+        total = time.perf_counter() - start
+        assert tuple(times) == STAGES and all(t > 0 for t in times.values())
+        assert sum(times.values()) <= total  # the marks lie inside the call, one after the other
+        np.testing.assert_array_equal(keypoints, expected[0])  # timing changes nothing
+        np.testing.assert_array_equal(scores, expected[1])
+        again: dict[str, float] = dict(times)
+        predictor.predict_keypoints(image, stage_times=again)  # the times are added to what the dict holds
+        assert all(again[s] > times[s] for s in STAGES)

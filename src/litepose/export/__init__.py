@@ -21,7 +21,9 @@ One job per module:
 * :mod:`~litepose.export.latency_table` — :class:`LatencyTable`, a per-piece lookup table measured
   on one device that predicts whole-network latency there, and :class:`TableLatency`;
 * :mod:`~litepose.export.crowd_maps` — :func:`synthetic_crowd_maps`, deterministic maps of a crowd
-  (decode-time measurement, decoder tests).
+  (decode-time measurement, decoder tests);
+* :mod:`~litepose.export.bench` — image-to-people latency of a model on a backend split by stage, against
+  the number of people, as a versioned JSON report, tables and a plot (``litepose bench``).
 
 The search (issue 11) calls a :class:`LatencyModel`; it never times anything itself. Core modules
 (inference, decoding) do not import this package. Importing it is cheap: names are loaded on first
@@ -58,6 +60,8 @@ _NAMES = {
     "LatencyTable": "latency_table",
     "TableLatency": "latency_table",
     "synthetic_crowd_maps": "crowd_maps",
+    "BenchSettings": "bench",
+    "measure_cell": "bench",
 }
 
 __all__ = sorted(_NAMES)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,11 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["PoseResult", "Predictor", "RandomWeightsWarning", "bboxes_from_keypoints", "check_predictor_options"]
+__all__ = ["STAGES", "PoseResult", "Predictor", "RandomWeightsWarning", "bboxes_from_keypoints",
+           "check_predictor_options"]
+
+#: The stages :meth:`Predictor.predict_keypoints` reports times for (``stage_times=``), in order.
+STAGES = ("preprocess", "network", "maps", "decode")
 
 
 # The network needs input sides that are multiples of its total stride.
@@ -276,6 +281,20 @@ def _inference_mode(torch_maps: bool) -> Any:
     return torch.inference_mode()
 
 
+class _StageClock:
+    """Adds the seconds since its previous mark to ``times[stage]`` at each mark; does nothing without ``times``."""
+
+    def __init__(self, times: dict[str, float] | None) -> None:
+        self.times = times
+        self._last = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        if self.times is not None:
+            now = time.perf_counter()
+            self.times[stage] = self.times.get(stage, 0.0) + (now - self._last)
+            self._last = now
+
+
 def _exported_file(spec: Any) -> Path | None:
     """``spec`` as a path when it names an exported model file (by suffix), else None."""
     if isinstance(spec, str | os.PathLike):
@@ -476,9 +495,10 @@ class Predictor:
             input size (:func:`~litepose.inference.preprocess.plan_input`, with a warning); the maps
             and ``meta`` then describe the padded image, whose pixel positions are the original's.
         """
-        return self._predict_maps(image, reuse=False)
+        return self._predict_maps(image, reuse=False, clock=_StageClock(None))
 
-    def _predict_maps(self, image: np.ndarray, *, reuse: bool) -> tuple[np.ndarray, np.ndarray, ResizeMeta]:
+    def _predict_maps(self, image: np.ndarray, *, reuse: bool,
+                      clock: _StageClock) -> tuple[np.ndarray, np.ndarray, ResizeMeta]:
         """:meth:`predict_maps`; with ``reuse``, the NumPy maps are written into arrays this predictor keeps
         (:class:`~litepose.decoding.maps_numpy.MapBuffers`, one per scale) and returned as views of them,
         overwritten by the next call: for :meth:`predict_keypoints`, which decodes them at once. (Fresh
@@ -513,18 +533,26 @@ class Predictor:
                 # the top-left (H_r, W_r) of a black canvas and valid_size crops its maps back.
                 x, meta = preprocess_numpy(image, input_size, s, min_scale, pad_to=_NET_MULTIPLE,
                                            canvas=None if fixed == (None, None) else fixed, mean=mean, std=std)
+                clock.mark("preprocess")
                 plain, flipped = self._forward(x)
+                if clock.times is not None and torch_maps and str(self.device).startswith("cuda"):
+                    import torch
+
+                    torch.cuda.synchronize(self.device)  # the network's time, not queued kernels, goes to it
+                clock.mark("network")
                 per_scale.append((s, maps.outputs_to_maps(plain, self.num_joints, flip_outputs=flipped,
                                                           flip_index=self.skeleton.flip_index,
                                                           project_to=project_to,
                                                           valid_size=(meta.resized_h, meta.resized_w),
                                                           **buffers(k))))
+                clock.mark("maps")
             heatmaps, tags = maps.aggregate_scales(per_scale)
             if torch_maps:
                 heatmaps, tags = heatmaps.float().cpu().numpy(), tags.float().cpu().numpy()
         hm, tg = np.asarray(heatmaps, dtype=np.float32), np.asarray(tags, dtype=np.float32)
         if hm.ndim == 4:  # drop the batch axis of 1
             hm, tg = hm[0], tg[0]
+        clock.mark("maps")
         return hm, tg, meta
 
     def _forward(self, x: np.ndarray) -> tuple[Any, Any]:
@@ -549,15 +577,25 @@ class Predictor:
         stride4, stride2 = backend.run(np.concatenate([x, mirrored]))
         return (stride4[:1], stride2[:1]), (stride4[1:], stride2[1:])
 
-    def predict_keypoints(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_keypoints(self, image: np.ndarray, *,
+                          stage_times: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The pipeline on one ``(H, W, 3)`` uint8 RGB image.
+
+        Args:
+            image: the image.
+            stage_times: if given, the seconds spent in each of :data:`STAGES` are added to it
+                (``preprocess``: planning, resize and normalisation; ``network``: the backend's forward,
+                flipped pass included; ``maps``: stage averaging, flip merge, projection, scale
+                aggregation; ``decode``: grouping and the mapping back to image pixels). Over several
+                scales each stage sums its scales; the stages add up to the whole call.
 
         Returns:
             keypoints ``(N, J, 3)`` in original image pixels and scores ``(N,)``.
         """
         from litepose.decoding import decode
 
-        hm, tg, meta = self._predict_maps(image, reuse=True)
+        clock = _StageClock(stage_times)
+        hm, tg, meta = self._predict_maps(image, reuse=True, clock=clock)
         keypoints, scores = decode(hm, tg, detection_threshold=self.detection_threshold,
                                    tag_threshold=self.tag_threshold, max_people=self.max_people,
                                    adjust=self.adjust, refine=self.refine, joint_order=self.joint_order)
@@ -567,4 +605,6 @@ class Predictor:
             # writes the mapped positions into its float32 person arrays, hence the float32 rounding.
             xy = meta.to_original(keypoints[..., :2], hm.shape[2], hm.shape[1])
             keypoints[..., :2] = xy.astype(np.float32)
-        return keypoints, np.asarray(scores, dtype=np.float64).reshape(-1)
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        clock.mark("decode")
+        return keypoints, scores
