@@ -9,6 +9,10 @@ full report as it goes, and hands its headline numbers back through ``--summary-
 
 Exit status 1 if any benchmark failed (for bench_decode: if the fast decoder disagreed with the
 reference).
+
+``bench_end_to_end.py`` compares LitePose-XS with an edge model (a YOLO-pose ONNX file, made as its
+docstring says) when ``$LITEPOSE_EDGE_MODELS`` names such files (``:``-separated); without it, that part
+is skipped.
 """
 
 from __future__ import annotations
