@@ -151,3 +151,22 @@ def test_calibration_inputs_are_the_predictors_inputs(tmp_path: Path) -> None:
     assert len(calibration_inputs(files, (64, 64), count=1)) == 1
     with pytest.raises(ValueError, match=r"none of the 1 image files could be read \(.*c.jpg"):
         calibration_inputs([files[1]], (64, 64))
+
+
+def test_int8_float_layers_run_in_bf16_only_where_the_cpu_has_it() -> None:
+    from litepose.export.openvino_ir import int8_inference_precision
+
+    assert int8_inference_precision(("FP32", "BF16", "INT8")) == "bf16"
+    assert int8_inference_precision(("FP32", "INT8", "BIN")) == "f32"
+
+
+def test_int8_openvino_records_the_hint_it_was_verified_with(trained: tuple[LitePose, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from litepose.export import openvino_ir
+    from litepose.export.openvino_ir import inference_precision
+
+    model, ann = trained
+    monkeypatch.setattr(openvino_ir, "cpu_capabilities", lambda: ("FP32", "INT8"))  # a CPU without bf16
+    report = export_model(model, tmp_path / "q.xml", format="openvino", precision="int8", calib=ann.parent / "images")
+    assert report.metadata.extra["openvino_inference_precision"] == "f32"
+    assert inference_precision(ov.Core().read_model(tmp_path / "q.xml")) == "f32"

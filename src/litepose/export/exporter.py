@@ -338,6 +338,7 @@ def _build_openvino(proto: Any, precision: str, inputs: Sequence[np.ndarray], ke
     from litepose.export.openvino_ir import (
         INFERENCE_PRECISION,
         compile_ir,
+        int8_inference_precision,
         save_ir,
         set_inference_precision,
         set_ir_metadata,
@@ -345,7 +346,7 @@ def _build_openvino(proto: Any, precision: str, inputs: Sequence[np.ndarray], ke
     )
 
     model = to_openvino(proto)
-    hint = INFERENCE_PRECISION[precision]
+    hint = int8_inference_precision() if precision == "int8" else INFERENCE_PRECISION[precision]
     weights = "fp32"
     if precision == "int8":
         import nncf
