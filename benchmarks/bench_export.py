@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=100, help="timed forwards per variant and size (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed forwards first (default 10)")
     parser.add_argument("--block", type=int, default=10, help="timed calls of one variant in a row (default 10)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: elapsed time (default); cpu: CPU time of this process, which other processes "
+                             "inflate far less (with --threads 1 it is the compute time of the forward)")
     parser.add_argument("--skip-ap", action="store_true", help="time only (no AP evaluation)")
     parser.add_argument("--detection-threshold", type=float, default=0.2,
                         help="grouping candidate threshold (default 0.2, as the demo scores)")
@@ -199,21 +202,32 @@ def time_forwards(variants: list[Variant], sizes: list[int], threads: int, args:
     variant's speed-up is the median over cycles of (fp32 block median / its block median), which a machine
     whose load comes and goes biases far less than a ratio of separately taken medians.
     """
-    from litepose.export.timing import CpuWait, time_calls
+    from litepose.export.timing import CpuWait
 
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     networks = {v.label: open_network(v, threads) for v in variants if v.path is not None}
     times: dict[tuple[str, int], list[list[float]]] = {}
     rng = np.random.default_rng(0)
     cycles = max(1, args.repeats // args.block)
+
+    def block(net: Any, x: np.ndarray, warmup: int, repeats: int) -> list[float]:
+        for _ in range(warmup):
+            net.run(x)
+        spent = []
+        for _ in range(repeats):
+            start = clock()
+            net.run(x)
+            spent.append(clock() - start)
+        return spent
+
     with CpuWait.measure() as wait:
         for size in sizes:
             x = rng.standard_normal((1, 3, size, size), dtype=np.float32)
             for net in networks.values():
-                time_calls(lambda net=net, x=x: net.run(x), warmup=args.warmup, repeats=1)
+                block(net, x, args.warmup, 0)
             for _ in range(cycles):
                 for label, net in networks.items():
-                    block = time_calls(lambda net=net, x=x: net.run(x), warmup=2, repeats=args.block)
-                    times.setdefault((label, size), []).append(block)
+                    times.setdefault((label, size), []).append(block(net, x, 2, args.block))
     fp32 = {v.backend: v.label for v in variants if v.precision == "fp32"}
     for v in variants:
         for size in sizes:
@@ -230,14 +244,15 @@ def time_forwards(variants: list[Variant], sizes: list[int], threads: int, args:
     return wait.share
 
 
-def report(variants: list[Variant], sizes: list[int], cpu_wait: float | None, threads: int) -> list[Headline]:
+def report(variants: list[Variant], sizes: list[int], cpu_wait: float | None, threads: int,
+           clock: str = "wall") -> list[Headline]:
     fp32 = {v.backend: v for v in variants if v.precision == "fp32"}
     header = f"{'backend':<12} {'precision':<9} {'AP':>7} {'dAP pt':>7}"
     for s in sizes:
         header += f" {f'ms@{s}':>9} {'(min)':>7} {'x fp32':>7}"
-    print(f"\nnetwork forward: batch 1, {threads} threads, median (and fastest) of blocks interleaved across the "
-          "variants; speed-up: median of paired block ratios to fp32 on the same backend; AP: flip test, "
-          "pycocotools")
+    print(f"\nnetwork forward ({clock} clock): batch 1, {threads} threads, median (and fastest) of blocks interleaved "
+          "across the variants; speed-up: median of paired block ratios to fp32 on the same backend; AP: flip "
+          "test, pycocotools")
     print(header)
     print("-" * len(header))
     drops: list[tuple[float, str]] = []
@@ -317,10 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_ap:
             evaluate(variants, val, args)
         cpu_wait = time_forwards(variants, sizes, threads, args)
-        headlines = report(variants, sizes, cpu_wait, threads)
+        headlines = report(variants, sizes, cpu_wait, threads, args.clock)
         if args.json is not None:
             args.json.write_text(json.dumps({
                 "checkpoint": str(checkpoint), "validation": str(val), "threads": threads, "sizes": sizes,
+                "clock": args.clock,
                 "cpu_wait": cpu_wait,
                 "variants": [{"backend": v.backend, "precision": v.precision, "ap": v.ap,
                               "ms": {str(k): ms for k, ms in v.ms.items()},
