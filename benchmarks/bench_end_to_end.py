@@ -194,11 +194,46 @@ def complexity(model: Any, side: int) -> tuple[int, str]:
 # The edge model
 # --------------------------------------------------------------------------------------------
 
+def openvino_compatible(path: Path) -> Any:
+    """The ONNX model at ``path`` with ``GatherElements(data, Expand(Unsqueeze(I, [2])), axis=1)`` rewritten as
+    ``Gather(data, Squeeze(I, [0]), axis=1)``.
+
+    YOLO26's end-to-end head picks its 300 detections this way; OpenVINO 2026.4 fuses the slice feeding each
+    GatherElements into its shape check and refuses the graph. For a batch of one (these files' fixed batch)
+    both forms gather the same elements: onnxruntime gives bit-identical outputs before and after.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    proto = onnx.load(str(path))
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    constants = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in proto.graph.node
+                 if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
+    constants.update({i.name: numpy_helper.to_array(i) for i in proto.graph.initializer})
+    axes = "openvino_compatible/axes0"
+    nodes = []
+    for node in proto.graph.node:
+        expand = producers.get(node.input[1]) if node.op_type == "GatherElements" else None
+        unsqueeze = producers.get(expand.input[0]) if expand is not None and expand.op_type == "Expand" else None
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        if (unsqueeze is not None and unsqueeze.op_type == "Unsqueeze" and axis == 1
+                and [int(v) for v in np.ravel(constants.get(unsqueeze.input[1], []))] == [2]):
+            flat = f"{node.name}/indices"
+            nodes += [helper.make_node("Squeeze", [unsqueeze.input[0], axes], [flat], name=f"{node.name}/Squeeze"),
+                      helper.make_node("Gather", [node.input[0], flat], list(node.output), name=node.name, axis=1)]
+        else:
+            nodes.append(node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    proto.graph.initializer.append(numpy_helper.from_array(np.array([0], np.int64), axes))
+    return proto
+
+
 class EdgeModel:
     """A YOLO-pose ONNX file with decoding in its graph: letterbox in, ``[1, N, 6 + 3K]`` out."""
 
     def __init__(self, path: Path, backend: str, threads: int, precision: str = "f32") -> None:
-        self.path, self.backend = path, backend
+        self.path, self.backend, self.note = path, backend, ""
         if backend == "onnxruntime":
             from litepose.runtime.sessions import ort_session
 
@@ -210,11 +245,16 @@ class EdgeModel:
             import openvino as ov
 
             core = ov.Core()
+            config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
+                      "INFERENCE_PRECISION_HINT": precision}
             model = core.read_model(str(path))
+            try:
+                compiled = core.compile_model(model, "CPU", config)
+            except RuntimeError:  # OpenVINO 2026.4 cannot compile YOLO26's end-to-end head as exported
+                model = core.read_model(openvino_compatible(path).SerializeToString(), b"")
+                compiled = core.compile_model(model, "CPU", config)
+                self.note = "GatherElements of the head rewritten as Gather for OpenVINO"
             shape = list(model.inputs[0].get_partial_shape().to_shape())
-            compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY",
-                                                         "INFERENCE_NUM_THREADS": threads,
-                                                         "INFERENCE_PRECISION_HINT": precision})
             request = compiled.create_infer_request()
 
             def infer(x: np.ndarray) -> np.ndarray:
@@ -284,8 +324,10 @@ def edge_variants(paths: list[Path], threads: int) -> list[Variant]:
                 continue
             if model.height != model.width:
                 print(f"{path.name}: a {model.width}x{model.height} input", flush=True)
+            if model.note:
+                print(f"{path.stem} {backend} {shown}: {model.note}", flush=True)
             variants.append(Variant(f"{path.stem} {backend} {shown}", model, ("preprocess", "network", "post"),
-                                    edge=True))
+                                    edge=True, note=model.note))
     return variants
 
 

@@ -72,3 +72,32 @@ def test_edge_post_processing_maps_back_to_the_image() -> None:
     np.testing.assert_allclose(boxes, [[100, 100, 200, 200]])
     assert keypoints.shape == (1, 17, 3)
     np.testing.assert_allclose(keypoints[0, 0], [150, 150, 0.9], rtol=1e-6)
+
+
+def test_gather_elements_rewrite_for_openvino_gathers_the_same(tmp_path: Path) -> None:
+    # YOLO26's head: top-k rows picked by GatherElements with indices expanded along the channels
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("ReduceMax", ["x", "axes2"], ["score"], keepdims=0),  # [1, 10]
+        helper.make_node("TopK", ["score", "k"], ["top", "index"], axis=1),  # index [1, 4]
+        helper.make_node("Unsqueeze", ["index", "axes2"], ["index3"]),  # [1, 4, 1]
+        helper.make_node("Expand", ["index3", "shape"], ["wide"]),  # [1, 4, 5]
+        helper.make_node("GatherElements", ["x", "wide"], ["y"], axis=1),
+    ]
+    inits = [numpy_helper.from_array(np.array([2], np.int64), "axes2"),
+             numpy_helper.from_array(np.array([4], np.int64), "k"),
+             numpy_helper.from_array(np.array([1, 4, 5], np.int64), "shape")]
+    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5])], initializer=inits)
+    path = tmp_path / "head.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    rewritten = bench_end_to_end.openvino_compatible(path)
+    assert [n.op_type for n in rewritten.graph.node].count("GatherElements") == 0
+    x = np.random.default_rng(0).standard_normal((1, 10, 5)).astype(np.float32)
+    before = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    after = ort.InferenceSession(rewritten.SerializeToString(), providers=["CPUExecutionProvider"]).run(None,
+                                                                                                      {"x": x})[0]
+    np.testing.assert_array_equal(after, before)
+    np.testing.assert_array_equal(before[0], x[0][np.argsort(-x[0].max(axis=1))[:4]])
