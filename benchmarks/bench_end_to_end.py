@@ -15,9 +15,11 @@ YOLO-pose network whose graph ends in its own decoding (``[1, 300, 57]``: box, s
 keypoints per detection); it runs through onnxruntime and OpenVINO (f32, and bf16 where the CPU has it:
 OpenVINO's own default there) with its own preprocessing (letterbox into its input: aspect-preserving
 resize, grey 114 padding centred, RGB / 255) and post-processing (score > 0.25, boxes and keypoints
-mapped back to image pixels), split into pre / network / post. All variants take turns, one call each
-per round, so that load from other processes affects them alike; medians and 90th percentiles are
-printed, with the share of the time other tasks waited for a CPU (above 10 %: inflated times).
+mapped back to image pixels), split into pre / network / post. (OpenVINO 2026.4 refuses YOLO26's head as
+exported; its GatherElements are then rewritten as the equivalent Gather: ``openvino_compatible``.) All
+variants take turns, one call each per round, so that load from other processes affects them alike;
+medians and 90th percentiles are printed, with the share of the time other tasks waited for a CPU (above
+10 %: inflated times).
 
 The image is a synthetic ``512x512`` scene (``litepose synth``'s renderer, ``--people`` people): both
 networks then see exactly 256x256 without padding. ``--checkpoint`` gives trained XS weights (a model
