@@ -379,12 +379,19 @@ def report(variants: list[Variant], cpu_wait: float | None, macs: int, what: str
     edges = [v for v in variants if v.edge]
     if edges:
         for model in dict.fromkeys(v.name.split(" ")[0] for v in edges):
-            fastest = min((v for v in edges if v.name.startswith(model + " ")), key=lambda v: v.p(50))
+            runs = [v for v in edges if v.name.startswith(model + " ")]
+            fastest = min(runs, key=lambda v: v.p(50))
             ratio = fastest.p(50) / best.p(50)
-            print(f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}: >= {TARGET_RATIO:g}x faster than {model} "
-                  f"(its best: {fastest.name}, {fastest.p(50):.2f} ms; ratio {ratio:.2f}x)")
+            print(f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}: >= {TARGET_RATIO:g}x faster than {model} at its "
+                  f"fastest here ({fastest.name}, {fastest.p(50):.2f} ms; ratio {ratio:.2f}x)")
+            # the figure for the edge model (~10.5-12.5 ms here) matches a plain fp32 run of its file
+            plain = next((v for v in runs if v.name.endswith("onnxruntime fp32")), None)
+            if plain is not None and plain is not fastest:
+                plain_ratio = plain.p(50) / best.p(50)
+                print(f"{'PASS' if plain_ratio >= TARGET_RATIO else 'FAIL'}: >= {TARGET_RATIO:g}x faster than "
+                      f"{model} as exported, on onnxruntime fp32 ({plain.p(50):.2f} ms; ratio {plain_ratio:.2f}x)")
             headlines += [Headline(f"{model} image->people, best", fastest.p(50), "ms"),
-                          Headline(f"ratio {model} / LitePose-XS", ratio, "x")]
+                          Headline(f"ratio {model} (best) / LitePose-XS", ratio, "x")]
     else:
         print("(no --edge-model: the comparison with an edge model was not run)")
     target_gmacs = PEAK_SHARE_GMACS
