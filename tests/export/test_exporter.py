@@ -60,12 +60,7 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-# The two full-size HigherHRNets take 20-30 s each here; the scaled ones run the same class and code.
-ZOO = [pytest.param(name, marks=pytest.mark.slow) if name in ("higherhrnet-w32", "higherhrnet-w48") else name
-       for name in litepose.list_models()]
-
-
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", litepose.list_models())
 def test_every_zoo_entry_exports_with_parity(name: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = litepose.create_model(name, 17).eval()
