@@ -17,9 +17,10 @@ OpenVINO's own default there) with its own preprocessing (letterbox into its inp
 resize, grey 114 padding centred, RGB / 255) and post-processing (score > 0.25, boxes and keypoints
 mapped back to image pixels), split into pre / network / post. (OpenVINO 2026.4 refuses YOLO26's head as
 exported; its GatherElements are then rewritten as the equivalent Gather: ``openvino_compatible``.) All
-variants take turns, one call each per round, so that load from other processes affects them alike;
-medians and 90th percentiles are printed, with the share of the time other tasks waited for a CPU (above
-10 %: inflated times).
+variants take turns in rounds (3 untimed then 10 timed calls each per round; blocks rather than single
+calls, as the runtimes' worker threads spin for a while after a call and would slow down the next
+variant), so that load from other processes affects them alike; medians and 90th percentiles are
+printed, with the share of the time some task waited for a CPU (above 10 %: inflated times).
 
 The image is a synthetic ``512x512`` scene (``litepose synth``'s renderer, ``--people`` people): both
 networks then see exactly 256x256 without padding. ``--checkpoint`` gives trained XS weights (a model
@@ -100,12 +101,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=512, help="side of the square synthetic image")
     parser.add_argument("--people", type=int, default=5, help="people drawn in the image (default 5)")
     parser.add_argument("--threads", type=int, default=None, help="threads of every runtime (default: all cores)")
-    parser.add_argument("--rounds", type=int, default=100, help="timed rounds, one call per variant each")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed calls per variant first")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds in which the variants take turns (default 10)")
+    parser.add_argument("--block", type=int, default=10, help="timed calls per variant and round (default 10)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per variant before each block")
     parser.add_argument("--calib", type=Path, default=None, help="int8 calibration images (default: synthetic)")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 variants (their export calibrates)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: XS at 64x64 (128x128 image), fp32 variants only, 5 rounds")
+                        help="smoke run: XS at 64x64 (128x128 image), fp32 variants only, 2 rounds of 3 calls")
     add_summary_option(parser)
     args = parser.parse_args(argv)
     if args.edge_model is None:
@@ -115,7 +117,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if not path.is_file():
             parser.error(f"--edge-model {path}: no such file")
     if args.quick:
-        args.input_size, args.image_size, args.rounds, args.warmup, args.no_int8 = 64, 128, 5, 2, True
+        args.input_size, args.image_size, args.rounds, args.block, args.warmup, args.no_int8 = 64, 128, 2, 3, 1, True
     return args
 
 
@@ -337,30 +339,37 @@ def edge_variants(paths: list[Path], threads: int) -> list[Variant]:
 # Timing and report
 # --------------------------------------------------------------------------------------------
 
-def time_rounds(variants: list[Variant], image: np.ndarray, rounds: int, warmup: int) -> float | None:
-    """Every variant once per round, ``rounds`` times after ``warmup`` calls each; the CPU-wait share."""
+def time_rounds(variants: list[Variant], image: np.ndarray, rounds: int, block: int,
+                warmup: int) -> float | None:
+    """``rounds`` rounds; in each, every variant in turn makes ``warmup`` untimed calls, then ``block`` timed
+    ones. Returns the share of the time some task waited for a CPU.
+
+    Blocks, not single calls, take turns: the runtimes' worker threads keep spinning for a while after a
+    call (PyTorch's OpenMP pool, onnxruntime's), and would compete with the next variant's threads; the
+    untimed calls at the start of each block let them go idle.
+    """
     from litepose.export.timing import CpuWait
 
-    for v in variants:
-        for _ in range(warmup):
-            v.run(image, {})
     with CpuWait.measure() as wait:
         for _ in range(rounds):
             for v in variants:
-                times: dict[str, float] = {}
-                start = time.perf_counter()
-                v.found = v.run(image, times)
-                v.total.append(time.perf_counter() - start)
-                for stage in v.stages:
-                    v.times.setdefault(stage, []).append(times.get(stage, 0.0))
+                for _ in range(warmup):
+                    v.run(image, {})
+                for _ in range(block):
+                    times: dict[str, float] = {}
+                    start = time.perf_counter()
+                    v.found = v.run(image, times)
+                    v.total.append(time.perf_counter() - start)
+                    for stage in v.stages:
+                        v.times.setdefault(stage, []).append(times.get(stage, 0.0))
     return wait.share
 
 
 def report(variants: list[Variant], cpu_wait: float | None, macs: int, what: str, threads: int,
-           rounds: int, quick: bool = False) -> list[Headline]:
+           rounds: str, quick: bool = False) -> list[Headline]:
     stages = ("preprocess", "network", "maps", "decode", "post")
     header = f"{'variant':<34}" + "".join(f"{s:>11}" for s in stages) + f"{'p50':>9}{'p90':>9}{'people':>8}"
-    print(f"\nimage -> people, {threads} threads, {rounds} interleaved rounds; medians in ms "
+    print(f"\nimage -> people, {threads} threads, {rounds} per variant, taking turns; medians in ms "
           "(a stage's median; p50/p90 of the whole call)")
     print(header)
     print("-" * len(header))
@@ -427,9 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")  # random weights, precision notes: the table says what ran
         variants = litepose_variants(args, model, skeleton, Path(tmp), threads) + edge_variants(args.edge_model,
                                                                                              threads)
-        cpu_wait = time_rounds(variants, image, args.rounds, args.warmup)
+        cpu_wait = time_rounds(variants, image, args.rounds, args.block, args.warmup)
         macs, what = complexity(model, args.input_size)
-        headlines = report(variants, cpu_wait, macs, what, threads, args.rounds, quick=args.quick)
+        headlines = report(variants, cpu_wait, macs, what, threads, f"{args.rounds} rounds of {args.block} calls",
+                           quick=args.quick)
     write_summary(args.summary_json, headlines)
     return 0
 
