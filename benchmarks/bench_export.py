@@ -197,10 +197,12 @@ def time_forwards(variants: list[Variant], sizes: list[int], threads: int, args:
     """Forward times of every variant at every size, the variants taking turns in short blocks; returns
     the CPU-wait share.
 
-    One cycle runs a block of ``--block`` calls of each variant, the first two untimed (the previous
-    runtime's worker threads may still be spinning). The calls of a cycle meet about the same load, so a
-    variant's speed-up is the median over cycles of (fp32 block median / its block median), which a machine
-    whose load comes and goes biases far less than a ratio of separately taken medians.
+    One cycle runs a block of ``--block`` calls of each variant, after a 50 ms pause and two untimed calls
+    (the previous runtime's worker threads spin on after its last call: without the pause, OpenVINO fp32
+    right after onnxruntime int8 took 2.85 ms at 128x128 against 1.77 ms for the same arithmetic later in
+    the cycle). The calls of a cycle meet about the same load, so a variant's speed-up is the median over
+    cycles of (fp32 block median / its block median), which a machine whose load comes and goes biases far
+    less than a ratio of separately taken medians.
     """
     from litepose.export.timing import CpuWait
 
@@ -211,6 +213,7 @@ def time_forwards(variants: list[Variant], sizes: list[int], threads: int, args:
     cycles = max(1, args.repeats // args.block)
 
     def block(net: Any, x: np.ndarray, warmup: int, repeats: int) -> list[float]:
+        time.sleep(0.05)  # the previous runtime's worker threads spin on after its last call; let them park
         for _ in range(warmup):
             net.run(x)
         spent = []
