@@ -246,3 +246,17 @@ def test_a_batchnorm_that_cannot_be_folded_is_reported(coco_model: LitePose, tmp
     assert report.verification.worst <= 1e-4  # still exact: the BN runs in the graph
     folded = export_model(coco_model, tmp_path / "f.onnx", input_size=64)
     assert folded.unfolded_batchnorms == 0 and "BatchNorm folded" in "\n".join(folded.describe())
+
+
+@pytest.mark.parametrize(("format", "precision"), [(f, p) for f, ps in exporter_module.SUPPORTED.items() for p in ps])
+def test_every_supported_precision_exports_dynamic_shapes(coco_model: LitePose, tmp_path: Path, format: str,
+                                                          precision: str) -> None:
+    if precision == "bf16" and "BF16" not in openvino_ir.cpu_capabilities():
+        pytest.skip("this CPU has no bf16")
+    calib = [np.random.default_rng(i).standard_normal((1, 3, 64, 64), dtype=np.float32) for i in range(4)]
+    path = tmp_path / ("m.onnx" if format == "onnx" else "m.xml")
+    report = export_model(coco_model, path, format=format, precision=precision, input_size=64, dynamic=True,
+                          calib=calib if precision == "int8" else None)
+    assert report.metadata.input_size == (None, None) and report.metadata.precision == precision
+    stride4, stride2 = open_backend(path).run(np.zeros((2, 3, 96, 128), np.float32))
+    assert stride4.shape == (2, 34, 24, 32) and stride2.shape == (2, 17, 48, 64)
