@@ -105,7 +105,11 @@ def test_cache_hit_returns_the_stored_value_without_measuring(space: SearchSpace
         model.predict_ms(spec.with_input_size(96), 5)
 
 
-def test_measurements_are_stored_under_backend_threads_and_host(space: SearchSpace, tmp_path: Path) -> None:
+def test_measurements_are_stored_under_backend_threads_and_host(space: SearchSpace, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # A contended measurement is (rightly) never cached; this test is about the keys, so the machine's load
+    # must not decide it: every measurement counts as uncontended here.
+    monkeypatch.setattr(LatencyResult, "contended", property(lambda self: False))
     spec = space.min_arch()
     cache = LatencyCache(tmp_path / "cache.json")
     model = MeasuredLatency("torch", threads=1, cache=cache, warmup=0, repeats=2)
