@@ -33,6 +33,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(MKDOCS) build --strict --site-dir $(SITE)
 	$(PY) -m pytest -q
+	# own_process tests run in a fresh interpreter: the torch-free test crashed the long-lived pytest process
+	# (SIGSEGV while it waited on its subprocesses, after ~800 other tests; not reproduced with tests/export and
+	# tests/runtime alone) -- not yet diagnosed
+	$(PY) -m pytest -q -m own_process
 
 # the user guide and API reference; --strict: a broken link or a docstring role naming nothing fails
 docs: $(STAMP)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 SCRIPT = textwrap.dedent('''
     import json, sys
@@ -60,6 +61,7 @@ EXPECTED = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.own_process
 def test_exported_files_run_without_torch(trained: SimpleNamespace, exported: SimpleNamespace, tmp_path: Path) -> None:
     images = trained.paths[0].parent
     ann = trained.root / "annotations.json"
