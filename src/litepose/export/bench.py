@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from litepose.export.timing import CONTENDED, CpuWait, cpu_model, host_id
+from litepose.inference.predictor import STAGES
 
 if TYPE_CHECKING:
     from torch import nn
@@ -89,7 +90,6 @@ __all__ = [
 
 SCHEMA = "litepose-bench"
 SCHEMA_VERSION = 1
-STAGES = ("preprocess", "network", "maps", "decode")  # litepose.inference.predictor.STAGES, without importing it
 DEFAULT_PEOPLE = (0, 5, 10, 30)
 KINDS = ("zoo", "arch", "checkpoint", "exported")
 _IMAGE_NOTE = "litepose synth renderer (litepose.data.synthetic.render_image), seed 0"
