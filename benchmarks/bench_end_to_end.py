@@ -377,7 +377,8 @@ def report(variants: list[Variant], cpu_wait: float | None, macs: int, what: str
         cells = "".join(f"{v.p(50, s):>11.2f}" if s in v.stages else f"{'':>11}" for s in stages)
         print(f"{v.name:<34}{cells}{v.p(50):>9.2f}{v.p(90):>9.2f}{v.found:>8}")
     busy = "unknown" if cpu_wait is None else f"{cpu_wait:.0%}"
-    print(f"\nother processes kept tasks waiting for a CPU {busy} of the timing (above 10%: inflated, noisy times)")
+    print(f"\ntasks waited for a CPU {busy} of the timing (other processes, or the runtimes' threads outnumbering the "
+          "cores; above 10%: the times may be inflated)")
     if quick:
         print("(--quick: a smoke run at a small input; the lines below do not judge the targets)")
     ours = [v for v in variants if not v.edge]

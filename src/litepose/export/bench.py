@@ -425,8 +425,8 @@ def format_report(report: Mapping[str, Any]) -> list[str]:
     busy = [c for c in ok if c.get("contended")]
     if busy:
         worst = max(c["cpu_wait"] for c in busy)
-        lines.append(f"CONTENDED: other processes kept a CPU busy during {len(busy)} of {len(ok)} cells (up to "
-                     f"{worst:.0%} of the time): those times are inflated")
+        lines.append(f"CONTENDED: tasks waited for a CPU during {len(busy)} of {len(ok)} cells (up to {worst:.0%} of "
+                     "the time: other processes, or more runnable threads than cores): those times may be inflated")
     lines.append(f"host: {report['host']['id']}")
     return lines
 
