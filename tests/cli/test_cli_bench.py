@@ -61,7 +61,7 @@ def arch_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["litepose-xs", "--plot", "out.txt"], "--plot out.txt: the plot is a PNG"),
     (["litepose-xs", "--calib", "no-such-folder"], "--calib no-such-folder: not a folder"),
     (["--latency-table", "t.json", "--precision", "bf16"], "--precision applies to MODEL"),
-    (["--latency-table", "t.json", "--backend", "torch,onnxruntime"], "one at a time"),
+    (["--latency-table", "t.json", "--backend", "torch,onnxruntime"], "one backend at a time"),
     (["--latency-table", "t.json", "--space", "nowhere"], "--space nowhere"),
     # one cell requested and it cannot run: one line naming it
     (["litepose-xs", "--precision", "int8"], "torch runs fp32 only"),

@@ -31,7 +31,7 @@ def one_thread() -> object:
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime", "openvino"])
 def test_measure_latency_result_and_restored_threads(tiny_model: LitePose, backend: str, one_thread: object) -> None:
     result = measure_latency(tiny_model, 64, backend=backend, threads=2, warmup=1, repeats=4)
     assert torch.get_num_threads() == 1  # pinned to 2 while measuring, restored after
@@ -40,8 +40,10 @@ def test_measure_latency_result_and_restored_threads(tiny_model: LitePose, backe
     assert 0 < result.min_ms <= result.median_ms <= result.p90_ms and result.spread_ms >= 0
     assert result.host == host_id()
     assert result.cpu_wait is None or 0 <= result.cpu_wait <= 1
-    assert result.settings == ({"memory_format": "channels_last"} if backend == "torch"
-                               else {"opset": 17, "graph_optimization": "all", "shapes": "static"})
+    assert result.settings == {
+        "torch": {"memory_format": "channels_last"},
+        "onnxruntime": {"opset": 17, "graph_optimization": "all", "shapes": "static"},
+        "openvino": {"opset": 17, "precision": "fp32", "shapes": "static"}}[backend]
     assert LatencyResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
     assert backend in result.describe()
 
@@ -66,6 +68,26 @@ def test_multi_input_module_and_contiguous_format() -> None:
     result = measure_latency(Add(), input_shapes=[[1, 4, 8, 8], [1, 4, 8, 8]], warmup=0, repeats=2,
                              memory_format="contiguous")
     assert result.input_shapes == ((1, 4, 8, 8), (1, 4, 8, 8)) and result.settings["memory_format"] == "contiguous"
+
+
+def test_openvino_runs_a_dynamic_graph_at_fixed_shapes_in_the_precision_asked(tiny_model: LitePose) -> None:
+    from litepose.export.openvino_ir import cpu_capabilities
+    from litepose.export.runners import open_runner, reusable_options
+
+    options = reusable_options(tiny_model, [[1, 3, 64, 64]], backend="openvino")
+    assert isinstance(options["onnx_model"], bytes)
+    for side in (64, 96):  # one export, two resolutions
+        with open_runner(tiny_model, [[1, 3, side, side]], backend="openvino", threads=1, **options) as (run, settings):
+            heatmaps = run()[0]
+        assert heatmaps.shape[-2:] == (side // 4, side // 4) and settings["shapes"] == "dynamic"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        measure_latency(tiny_model, 64, backend="openvino", repeats=1, precision="int8")
+    if "BF16" in cpu_capabilities():
+        result = measure_latency(tiny_model, 64, backend="openvino", threads=1, warmup=0, repeats=2, precision="bf16")
+        assert result.settings["precision"] == "bf16"
+    else:
+        with pytest.raises(ValueError, match="no bf16 support"):
+            measure_latency(tiny_model, 64, backend="openvino", repeats=1, precision="bf16")
 
 
 def test_time_calls_budget_and_floor() -> None:
@@ -172,8 +194,9 @@ def test_make_latency_model_measures_without_a_table(tmp_path: Path, monkeypatch
     monkeypatch.setenv("LITEPOSE_CACHE_DIR", str(tmp_path / "default"))
     default = make_latency_model()
     assert isinstance(default, MeasuredLatency) and default.cache.path == tmp_path / "default" / "latency.json"
+    assert make_latency_model("openvino", threads=1, cache=LatencyCache(tmp_path / "c.json")).backend == "openvino"
     with pytest.raises(ValueError, match="unknown backend"):
-        make_latency_model("openvino")
+        make_latency_model("tvm")
 
 
 def _result(median: float, cpu_wait: float | None) -> LatencyResult:

@@ -1,6 +1,6 @@
 """Latency on this machine: networks and decoding, measured, cached, and served to the search.
 
-* :func:`measure_latency` times a module on a backend (``torch`` or ``onnxruntime``) with a pinned
+* :func:`measure_latency` times a module on a backend (``torch``, ``onnxruntime`` or ``openvino``) with a pinned
   thread count: warm-up calls, then the median of many timed calls (:mod:`~litepose.export.timing`).
 * :func:`measure_decode_ms` times :func:`litepose.decode` as the Predictor calls it (adjust and
   refine on, official thresholds, two tag channels as under flip test) on synthetic maps of a crowd
@@ -65,7 +65,7 @@ def measure_latency(model: nn.Module, input_size: int | Sequence[int] | None = N
         model: a LitePose, or any module (give ``input_shapes`` for other inputs).
         input_size: the image side or ``(H, W)``; default ``model.spec.input_size``.
         input_shapes: full input shapes instead of ``input_size`` (several for multi-input modules).
-        backend: ``torch`` or ``onnxruntime``.
+        backend: ``torch``, ``onnxruntime`` or ``openvino``.
         threads: intra-op threads to pin the backend to (default: the cores this process may use).
             PyTorch's global thread count is restored afterwards.
         warmup: untimed calls first.
@@ -219,7 +219,7 @@ class MeasuredLatency:
     """A :class:`LatencyModel` that measures each network on this machine, once (see :class:`LatencyCache`).
 
     Args:
-        backend: ``torch`` or ``onnxruntime``.
+        backend: ``torch``, ``onnxruntime`` or ``openvino``.
         threads: intra-op threads (default: the cores this process may use).
         cache: where measurements are kept (default: in memory only; pass
             ``LatencyCache(LatencyCache.default_path())`` to keep them across runs).

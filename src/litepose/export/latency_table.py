@@ -79,7 +79,7 @@ class LatencyTable:
 
     Attributes:
         space: the search space the table covers.
-        backend: ``torch`` or ``onnxruntime``.
+        backend: ``torch``, ``onnxruntime`` or ``openvino``.
         num_keypoints: joint count of the networks (the final layers depend on it).
         threads: intra-op threads used.
         host: :func:`~litepose.export.timing.host_id` of the measuring device.
@@ -123,7 +123,7 @@ class LatencyTable:
 
         Args:
             space: the search space whose sub-networks the table must cover.
-            backend: ``torch`` or ``onnxruntime`` (each piece is exported once to its own small ONNX
+            backend: ``torch``, ``onnxruntime`` or ``openvino`` (each piece is exported once to its own small ONNX
                 model with dynamic height and width, and run at every resolution).
             num_keypoints: joint count (14 CrowdPose, 17 COCO).
             threads: intra-op threads (default: the cores this process may use).

@@ -14,8 +14,13 @@ callable that runs it once on fixed random inputs, plus the settings that shape 
   execution and full graph optimisation. The graph has the fixed input shapes, unless
   :func:`reusable_options` exported it once with dynamic height and width (latency tables time each
   piece at several resolutions that way).
+* ``openvino`` — the same ONNX graph converted in memory to an ``ov.Model`` (its ONNX frontend), reshaped
+  to the input shapes and compiled for the CPU with ``INFERENCE_NUM_THREADS=threads``, the latency hint
+  and an explicit inference precision: ``precision="fp32"`` (default) runs f32 arithmetic even on a CPU
+  with bf16 (where the plugin would otherwise pick bf16 on its own), ``"bf16"`` runs bf16 and is refused
+  on a CPU without it, so that a search ranks networks in the precision they will be deployed in.
 
-New backends (OpenVINO, an exported file instead of a module) register a runner in ``_RUNNERS``.
+Another backend registers a runner in ``_RUNNERS``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BACKENDS", "MEMORY_FORMATS", "check_backend", "open_runner", "pinned_torch_threads", "reusable_options"]
+__all__ = ["BACKENDS", "MEMORY_FORMATS", "OPENVINO_PRECISIONS", "check_backend", "open_runner", "pinned_torch_threads",
+           "reusable_options"]
 
 MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
@@ -82,6 +88,43 @@ def _onnxruntime_runner(module: nn.Module, shapes: Sequence[Sequence[int]], thre
     yield (lambda: session.run(None, feeds)), {"opset": opset, "graph_optimization": "all", "shapes": shape_kind}
 
 
+#: litepose precision -> OpenVINO CPU inference precision of the openvino runner.
+OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+
+
+@contextlib.contextmanager
+def _openvino_runner(module: nn.Module, shapes: Sequence[Sequence[int]], threads: int, seed: int,
+                     opset: int | None = None, onnx_model: bytes | None = None,
+                     precision: str = "fp32") -> Iterator[tuple[Runner, dict[str, Any]]]:
+    import io
+
+    import openvino as ov
+
+    from litepose.export.onnx import DEFAULT_OPSET, onnx_bytes
+    from litepose.export.openvino_ir import cpu_capabilities
+
+    if precision not in OPENVINO_PRECISIONS:
+        raise ValueError(f"OpenVINO precision must be one of {sorted(OPENVINO_PRECISIONS)}, got {precision!r}")
+    if precision == "bf16" and "BF16" not in cpu_capabilities():
+        raise ValueError("OpenVINO precision bf16: this CPU has no bf16 support (OPTIMIZATION_CAPABILITIES)")
+    opset = DEFAULT_OPSET if opset is None else opset
+    inputs = _random_inputs(shapes, seed)
+    names = _input_names(len(inputs))
+    shape_kind = "dynamic" if onnx_model is not None else "static"
+    if onnx_model is None:
+        onnx_model = onnx_bytes(module, inputs, opset=opset, input_names=names)
+    model = ov.convert_model(io.BytesIO(onnx_model))
+    # A graph exported with dynamic height/width (reusable_options) is compiled for these shapes only:
+    # the CPU plugin's static-shape kernels are the ones deployment runs.
+    model.reshape({model.input(i).get_any_name(): ov.PartialShape(list(x.shape)) for i, x in enumerate(inputs)})
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads),
+              "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision]}
+    compiled = ov.Core().compile_model(model, "CPU", config)
+    request = compiled.create_infer_request()
+    feeds = [x.numpy() for x in inputs]
+    yield (lambda: request.infer(feeds)), {"opset": opset, "precision": precision, "shapes": shape_kind}
+
+
 def _input_names(count: int) -> list[str]:
     return [f"input{i}" for i in range(count)]
 
@@ -90,11 +133,12 @@ def reusable_options(module: nn.Module, input_shapes: Sequence[Sequence[int]], *
                      opset: int | None = None) -> dict[str, Any]:
     """Options for :func:`open_runner` that prepare ``module`` once for inputs of any height and width.
 
-    For onnxruntime: the module exported once with dynamic height and width (``onnx_model``), so that a
-    piece timed at several resolutions is exported once, not once per resolution (dynamic and static
-    graphs measured within a few percent of each other here). Nothing for torch.
+    For onnxruntime and OpenVINO: the module exported once with dynamic height and width (``onnx_model``),
+    so that a piece timed at several resolutions is exported once, not once per resolution (dynamic and
+    static onnxruntime graphs measured within a few percent of each other here; OpenVINO reshapes the
+    graph to static shapes before compiling). Nothing for torch.
     """
-    if check_backend(backend) != "onnxruntime":
+    if check_backend(backend) not in ("onnxruntime", "openvino"):
         return {}
     from litepose.export.onnx import DEFAULT_OPSET, onnx_bytes
 
@@ -108,6 +152,7 @@ def reusable_options(module: nn.Module, input_shapes: Sequence[Sequence[int]], *
 _RUNNERS: dict[str, Callable[..., contextlib.AbstractContextManager[tuple[Runner, dict[str, Any]]]]] = {
     "torch": _torch_runner,
     "onnxruntime": _onnxruntime_runner,
+    "openvino": _openvino_runner,
 }
 BACKENDS: tuple[str, ...] = tuple(_RUNNERS)
 
@@ -125,5 +170,6 @@ def open_runner(module: nn.Module, input_shapes: Sequence[Sequence[int]], *, bac
     """A context that yields ``(run, settings)``: ``run()`` calls ``module`` once on random inputs of
     ``input_shapes`` on ``backend`` with ``threads`` intra-op threads; ``settings`` describes the
     backend options used. ``options`` go to the backend (``memory_format`` for torch; ``opset``, or an
-    already exported ``onnx_model`` from :func:`reusable_options`, for onnxruntime)."""
+    already exported ``onnx_model`` from :func:`reusable_options`, for onnxruntime and OpenVINO;
+    ``precision`` ``fp32`` or ``bf16`` for OpenVINO)."""
     return _RUNNERS[check_backend(backend)](module, input_shapes, threads, seed, **options)
