@@ -5,8 +5,9 @@ Two modes::
     litepose bench MODEL... [--backends torch,onnxruntime,openvino] [--precision fp32,bf16,int8] [--input-size N]
                             [--people 0,5,10,30] [--threads T] [--flip] [--image-size WxH] [--warmup W]
                             [--repeats R] [--calib DIR] [--json] [--plot PNG]
-    litepose bench --latency-table OUT.json [--space official|paper-lms|SPACE.json] [--backend torch|onnxruntime|openvino]
-                            [--joints 14|17] [--threads T] [--people 0,5,10,20,30]
+    litepose bench --latency-table OUT.json [--space official|paper-lms|SPACE.json]
+                            [--backend torch|onnxruntime|openvino] [--joints 14|17] [--threads T]
+                            [--people 0,5,10,20,30]
 
 The first measures every **cell** (MODEL x backend x precision) as :mod:`litepose.export.bench` describes:
 params, true and paper MACs, the latency of ``Predictor.predict_keypoints`` (image -> people in original

@@ -37,23 +37,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from litepose.decoding.map_args import (
+    check_flip_size,
+    check_pass_channels,
+    flip_permutation,
+    linear_taps,
+    padded_extent,
+    sorted_scales,
+    tags_scale_missing,
+    two_outputs,
+)
+
 __all__ = ["aggregate_scales", "outputs_to_maps"]
 
 
 def _resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
-
-
-def _linear_taps(n_out: int, extent: float, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices and weights of a bilinear (``align_corners=False``) resize of ``extent`` map pixels
-    onto ``n_out`` pixels: the rule of ``F.interpolate`` (source ``(i + 0.5)·extent/n_out − 0.5``, clamped
-    at 0, right neighbour clamped at ``n_in − 1``), with ``extent`` allowed to be fractional and smaller
-    than the map."""
-    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (extent / n_out) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    lam = src - i0
-    return i0, i1, lam
 
 
 def _resize_extent(maps: torch.Tensor, extent: tuple[float, float], size: tuple[int, int]) -> torch.Tensor:
@@ -63,8 +62,8 @@ def _resize_extent(maps: torch.Tensor, extent: tuple[float, float], size: tuple[
         ``[B, C, H_in, W_in]`` -> ``[B, C, size[0], size[1]]``.
     """
     _, _, h_in, w_in = maps.shape
-    ys0, ys1, ly = _linear_taps(size[0], extent[0], h_in)
-    xs0, xs1, lx = _linear_taps(size[1], extent[1], w_in)
+    ys0, ys1, ly = linear_taps(size[0], extent[0], h_in)
+    xs0, xs1, lx = linear_taps(size[1], extent[1], w_in)
     dev, dt = maps.device, maps.dtype
 
     def idx(a: np.ndarray) -> torch.Tensor:
@@ -77,28 +76,14 @@ def _resize_extent(maps: torch.Tensor, extent: tuple[float, float], size: tuple[
     return cols.index_select(2, idx(ys0)) * (1 - wy) + cols.index_select(2, idx(ys1)) * wy
 
 
-def _as_pair(outputs: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's ``(stride4, stride2)`` outputs as tensors (NamedTuple, tuple, list, or ONNX arrays)."""
-    try:
-        stride4, stride2 = outputs
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected the model's two outputs (stride4, stride2), got {type(outputs).__name__}") \
-            from None
-    pair = tuple(torch.from_numpy(np.asarray(o)) if not isinstance(o, torch.Tensor) else o for o in (stride4, stride2))
-    for label, t in zip(("stride4", "stride2"), pair, strict=True):
-        if t.ndim != 4:
-            raise ValueError(f"{name}.{label}: expected shape [B, C, H, W], got {list(t.shape)}")
-    return pair[0], pair[1]
+def _as_tensor(a: Any) -> torch.Tensor:
+    return a if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a))
 
 
 def _single_pass(outputs: Any, num_joints: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Stage-averaged heatmaps ``[B, J, h2, w2]`` and tags ``[B, J, h2, w2]`` of one forward pass."""
-    stride4, stride2 = _as_pair(outputs, name)
-    if stride4.shape[1] != 2 * num_joints or stride2.shape[1] < num_joints:
-        raise ValueError(f"{name}: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels for "
-                         f"{num_joints} joints, got {stride4.shape[1]} and {stride2.shape[1]}")
-    if stride4.shape[0] != stride2.shape[0]:
-        raise ValueError(f"{name}: batch sizes differ ({stride4.shape[0]} vs {stride2.shape[0]})")
+    stride4, stride2 = two_outputs(outputs, name, _as_tensor)
+    check_pass_channels(name, stride4.shape, stride2.shape, num_joints)
     up = _resize(stride4, (stride2.shape[2], stride2.shape[3]))
     heatmaps = (up[:, :num_joints] + stride2[:, :num_joints]) / 2
     return heatmaps, up[:, num_joints:2 * num_joints]
@@ -134,32 +119,16 @@ def outputs_to_maps(
     heatmaps, tags = _single_pass(outputs, num_joints, "outputs")
     hm_list, tag_list = [heatmaps], [tags]
     if flip_outputs is not None:
-        if flip_index is None:
-            raise ValueError("flip_index: required when flip_outputs are given")
-        index = [int(i) for i in flip_index]
-        if sorted(index) != list(range(num_joints)):
-            raise ValueError(f"flip_index: must be a permutation of 0..{num_joints - 1}, got {index}")
-        stride4, stride2 = _as_pair(flip_outputs, "flip_outputs")
+        index = flip_permutation(flip_index, num_joints)
+        stride4, stride2 = two_outputs(flip_outputs, "flip_outputs", _as_tensor)
+        check_pass_channels("flip_outputs", stride4.shape, stride2.shape, num_joints, batch=False)
         up = torch.flip(_resize(stride4, (stride2.shape[2], stride2.shape[3])), [3])
         back = torch.flip(stride2, [3])
-        if up.shape[1] != 2 * num_joints or back.shape[1] < num_joints:
-            raise ValueError(f"flip_outputs: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels")
         flip_hm = (up[:, :num_joints][:, index] + back[:, :num_joints][:, index]) / 2
+        check_flip_size(flip_hm.shape, heatmaps.shape)
         hm_list.append(flip_hm)
         tag_list.append(up[:, num_joints:2 * num_joints][:, index])
-        if flip_hm.shape != heatmaps.shape:
-            raise ValueError(f"flip_outputs: map size {list(flip_hm.shape)} differs from outputs "
-                             f"{list(heatmaps.shape)}")
-    extent = None
-    if valid_size is not None:
-        full = (2 * heatmaps.shape[2], 2 * heatmaps.shape[3])  # the network input size
-        valid = (int(valid_size[0]), int(valid_size[1]))
-        if not (0 < valid[0] <= full[0] and 0 < valid[1] <= full[1]):
-            raise ValueError(f"valid_size: {list(valid)} must be positive and within the input size {list(full)}")
-        if valid != full:
-            if project_to is None:
-                raise ValueError("valid_size: cropping a padded input needs project_to (the maps' target size)")
-            extent = (valid[0] / 2.0, valid[1] / 2.0)  # stride-2 map pixels covering the image
+    extent = padded_extent(valid_size, heatmaps.shape[2:], project_to)
     if project_to is not None:
         size = (int(project_to[0]), int(project_to[1]))
         if extent is None:
@@ -184,18 +153,7 @@ def aggregate_scales(per_scale: Sequence[tuple[Any, ...]]) -> tuple[torch.Tensor
         first one's size when it differs) and divided by the number of scales; tags of scale 1.0
         (or of the only scale), resized to that size when needed, concatenated on the last axis.
     """
-    if not per_scale:
-        raise ValueError("per_scale: no scales given")
-    flat_items = []
-    for item in per_scale:
-        if len(item) == 2:  # (scale, (heatmaps, tags)), as outputs_to_maps returns the pair
-            scale, (heatmaps, tags) = item
-        elif len(item) == 3:
-            scale, heatmaps, tags = item
-        else:
-            raise ValueError("per_scale: each entry must be (scale, heatmaps, tags) or (scale, (heatmaps, tags))")
-        flat_items.append((float(scale), heatmaps, tags))
-    items = sorted(flat_items, key=lambda item: -item[0])  # stable: equal scales keep their order
+    items = sorted_scales(per_scale, _as_tensor)
     final: torch.Tensor | None = None
     tag_parts: list[torch.Tensor] = []
     for scale, heatmaps, tags in items:
@@ -213,7 +171,6 @@ def aggregate_scales(per_scale: Sequence[tuple[Any, ...]]) -> tuple[torch.Tensor
         else:
             final = final + _resize(heatmaps, (final.shape[2], final.shape[3]))
     if not tag_parts:
-        raise ValueError(f"per_scale: tags are taken from scale 1.0, which is missing from "
-                         f"{[s for s, _, _ in items]}")
+        raise tags_scale_missing([s for s, _, _ in items])
     assert final is not None
     return final / float(len(items)), torch.cat(tag_parts, dim=4)

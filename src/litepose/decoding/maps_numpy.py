@@ -40,18 +40,20 @@ from typing import Any
 import cv2
 import numpy as np
 
+from litepose.decoding.map_args import (
+    check_flip_size,
+    check_pass_channels,
+    flip_permutation,
+    linear_taps,
+    padded_extent,
+    sorted_scales,
+    tags_scale_missing,
+    two_outputs,
+)
+
 __all__ = ["MapBuffers", "aggregate_scales", "outputs_to_maps", "resize_bilinear"]
 
 _F32 = np.float32
-
-
-def _linear_taps(n_out: int, extent: float, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices and weights of a bilinear resize of ``extent`` map pixels onto ``n_out`` pixels, in
-    float64: exactly :func:`litepose.decoding.maps._linear_taps` (the padded-input projection)."""
-    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (extent / n_out) - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return i0, i1, src - i0
 
 
 def _torch_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,9 +157,9 @@ def _resize_extent(maps: np.ndarray, extent: tuple[float, float], size: tuple[in
         ``[B, C, H_in, W_in]`` -> ``[B, C, size[0], size[1]]``.
     """
     h_in, w_in = maps.shape[-2:]
-    xs0, xs1, lx = _linear_taps(size[1], extent[1], w_in)
+    xs0, xs1, lx = linear_taps(size[1], extent[1], w_in)
     cols = _blend(maps, 3, xs0, xs1, lx)
-    ys0, ys1, ly = _linear_taps(size[0], extent[0], h_in)
+    ys0, ys1, ly = linear_taps(size[0], extent[0], h_in)
     return _blend(cols, 2, ys0, ys1, ly)
 
 
@@ -191,18 +193,8 @@ def _project(maps: np.ndarray, size: tuple[int, int], extent: tuple[float, float
     return resize_bilinear(maps, size)
 
 
-def _as_pair(outputs: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The model's ``(stride4, stride2)`` outputs as float32 arrays."""
-    try:
-        stride4, stride2 = outputs
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected the model's two outputs (stride4, stride2), got {type(outputs).__name__}") \
-            from None
-    pair = tuple(np.asarray(o, dtype=_F32) for o in (stride4, stride2))
-    for label, a in zip(("stride4", "stride2"), pair, strict=True):
-        if a.ndim != 4:
-            raise ValueError(f"{name}.{label}: expected shape [B, C, H, W], got {list(a.shape)}")
-    return pair[0], pair[1]
+def _as_f32(a: Any) -> np.ndarray:
+    return np.asarray(a, dtype=_F32)
 
 
 def _enlarge(stride4: np.ndarray, size: tuple[int, ...], buffers: MapBuffers | None, role: str) -> np.ndarray:
@@ -216,12 +208,8 @@ def _enlarge(stride4: np.ndarray, size: tuple[int, ...], buffers: MapBuffers | N
 def _single_pass(outputs: Any, num_joints: int, name: str,
                  buffers: MapBuffers | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stage-averaged heatmaps ``[B, J, h2, w2]`` and tags ``[B, J, h2, w2]`` of one forward pass."""
-    stride4, stride2 = _as_pair(outputs, name)
-    if stride4.shape[1] != 2 * num_joints or stride2.shape[1] < num_joints:
-        raise ValueError(f"{name}: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels for "
-                         f"{num_joints} joints, got {stride4.shape[1]} and {stride2.shape[1]}")
-    if stride4.shape[0] != stride2.shape[0]:
-        raise ValueError(f"{name}: batch sizes differ ({stride4.shape[0]} vs {stride2.shape[0]})")
+    stride4, stride2 = two_outputs(outputs, name, _as_f32)
+    check_pass_channels(name, stride4.shape, stride2.shape, num_joints)
     up = _enlarge(stride4, stride2.shape[2:], buffers, "up")
     if up is stride4:  # same size (not a LitePose): the backend's array is not ours to overwrite
         heatmaps = (up[:, :num_joints] + stride2[:, :num_joints]) / _F32(2)
@@ -261,14 +249,9 @@ def outputs_to_maps(
     heatmaps, tags = _single_pass(outputs, num_joints, "outputs", buffers)
     hm_list, tag_list = [heatmaps], [tags]
     if flip_outputs is not None:
-        if flip_index is None:
-            raise ValueError("flip_index: required when flip_outputs are given")
-        index = [int(i) for i in flip_index]
-        if sorted(index) != list(range(num_joints)):
-            raise ValueError(f"flip_index: must be a permutation of 0..{num_joints - 1}, got {index}")
-        stride4, stride2 = _as_pair(flip_outputs, "flip_outputs")
-        if stride4.shape[1] != 2 * num_joints or stride2.shape[1] < num_joints:
-            raise ValueError(f"flip_outputs: expected {2 * num_joints} stride-4 and {num_joints} stride-2 channels")
+        index = flip_permutation(flip_index, num_joints)
+        stride4, stride2 = two_outputs(flip_outputs, "flip_outputs", _as_f32)
+        check_pass_channels("flip_outputs", stride4.shape, stride2.shape, num_joints, batch=False)
         up = _enlarge(stride4, stride2.shape[2:], buffers, "flip.up")[..., ::-1]
         back = stride2[..., ::-1]
         # (a[index] + b[index]) / 2 with the sum and the halving in place: the same float32 operations
@@ -277,19 +260,8 @@ def outputs_to_maps(
         np.divide(flip_hm, _F32(2), out=flip_hm)
         hm_list.append(flip_hm)
         tag_list.append(np.ascontiguousarray(up[:, num_joints:2 * num_joints][:, index]))
-        if flip_hm.shape != heatmaps.shape:
-            raise ValueError(f"flip_outputs: map size {list(flip_hm.shape)} differs from outputs "
-                             f"{list(heatmaps.shape)}")
-    extent = None
-    if valid_size is not None:
-        full = (2 * heatmaps.shape[2], 2 * heatmaps.shape[3])  # the network input size
-        valid = (int(valid_size[0]), int(valid_size[1]))
-        if not (0 < valid[0] <= full[0] and 0 < valid[1] <= full[1]):
-            raise ValueError(f"valid_size: {list(valid)} must be positive and within the input size {list(full)}")
-        if valid != full:
-            if project_to is None:
-                raise ValueError("valid_size: cropping a padded input needs project_to (the maps' target size)")
-            extent = (valid[0] / 2.0, valid[1] / 2.0)  # stride-2 map pixels covering the image
+        check_flip_size(flip_hm.shape, heatmaps.shape)
+    extent = padded_extent(valid_size, heatmaps.shape[2:], project_to)
     if project_to is not None:
         size = (int(project_to[0]), int(project_to[1]))
         shape = (*heatmaps.shape[:2], *size)
@@ -309,18 +281,7 @@ def outputs_to_maps(
 def aggregate_scales(per_scale: Sequence[tuple[Any, ...]]) -> tuple[np.ndarray, np.ndarray]:
     """Combine :func:`outputs_to_maps` results of several test scales: :func:`litepose.decoding.maps.aggregate_scales`
     on arrays (``(scale, heatmaps, tags)`` or ``(scale, (heatmaps, tags))`` per scale)."""
-    if not per_scale:
-        raise ValueError("per_scale: no scales given")
-    flat_items = []
-    for item in per_scale:
-        if len(item) == 2:
-            scale, (heatmaps, tags) = item
-        elif len(item) == 3:
-            scale, heatmaps, tags = item
-        else:
-            raise ValueError("per_scale: each entry must be (scale, heatmaps, tags) or (scale, (heatmaps, tags))")
-        flat_items.append((float(scale), np.asarray(heatmaps, dtype=_F32), np.asarray(tags, dtype=_F32)))
-    items = sorted(flat_items, key=lambda item: -item[0])  # stable: equal scales keep their order
+    items = sorted_scales(per_scale, _as_f32)
     final: np.ndarray | None = None
     tag_parts: list[np.ndarray] = []
     for scale, heatmaps, tags in items:
@@ -337,8 +298,7 @@ def aggregate_scales(per_scale: Sequence[tuple[Any, ...]]) -> tuple[np.ndarray, 
         else:
             final = final + resize_bilinear(heatmaps, final.shape[2:4])
     if not tag_parts:
-        raise ValueError(f"per_scale: tags are taken from scale 1.0, which is missing from "
-                         f"{[s for s, _, _ in items]}")
+        raise tags_scale_missing([s for s, _, _ in items])
     assert final is not None
     tags_out = tag_parts[0] if len(tag_parts) == 1 else np.concatenate(tag_parts, axis=4)
     if len(items) == 1:  # x / 1 is x exactly: the maps as they are, without a new array
