@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import litepose
+from litepose.models.families import family_of
 
 
 def litepose_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,20 +48,22 @@ def test_info_unknown_model_is_one_line_error() -> None:
     assert "unknown model 'litepose-huge'" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_convert_official_checkpoint(tmp_path: Path) -> None:
-    ref = litepose.create_model("litepose-xs", 17).eval()
+@pytest.mark.parametrize(("arch", "family"),
+                         [("litepose-xs", "litepose"), ("scaled-higherhrnet-shrink3", "higherhrnet")])
+def test_convert_official_checkpoint(tmp_path: Path, arch: str, family: str) -> None:
+    ref = litepose.create_model(arch, 17).eval()
     with torch.no_grad():
         for v in ref.state_dict().values():
             if v.is_floating_point():
                 v.add_(torch.randn_like(v) * 0.01)
     src = tmp_path / "checkpoint.pth.tar"
     torch.save({"epoch": 1, "state_dict": {f"module.{k}": v for k, v in ref.state_dict().items()}}, src)
-    dst = tmp_path / "xs-coco.pt"
-    out = litepose_cli("convert", str(src), "--arch", "litepose-xs", "-o", str(dst))
+    dst = tmp_path / f"{arch}-coco.pt"
+    out = litepose_cli("convert", str(src), "--arch", arch, "-o", str(dst))
     assert out.returncode == 0, out.stderr
     assert "17 keypoints" in out.stdout and "coco" in out.stdout
     model = litepose.load(dst)
-    assert model.skeleton.name == "coco"
+    assert family_of(model) == family and model.skeleton.name == "coco"
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(model(x), ref(x), strict=True):

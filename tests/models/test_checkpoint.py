@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from litepose.models.checkpoint import CheckpointError, load_checkpoint, load_we
 from litepose.skeleton import COCO
 
 ZOO = litepose.list_models("litepose")
+Randomised = Callable[[str, int], torch.nn.Module]  # fixtures of conftest.py
+OfficialForms = Callable[..., dict[str, object]]
 
 
 @pytest.fixture(autouse=True)
@@ -19,47 +22,16 @@ def _threads() -> None:
     torch.set_num_threads(1)
 
 
-def _randomised(name: str, joints: int) -> torch.nn.Module:
-    """A model with non-default weights and BN statistics, so a wrong load cannot pass by accident."""
-    torch.manual_seed(0)
-    model = litepose.create_model(name, joints)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if v.is_floating_point():
-                v.copy_(torch.randn_like(v) * 0.1 + (1.0 if k.endswith(("running_var", ".weight")) and v.ndim == 1
-                                                     else 0.0))
-                if k.endswith("running_var"):
-                    v.abs_().add_(0.5)
-    return model.eval()
-
-
-def _official_forms(sd: dict[str, torch.Tensor]) -> dict[str, object]:
-    module = {f"module.{k}": v for k, v in sd.items()}
-    fp16 = {f"1.{k}": (v.half() if v.is_floating_point() and not k.split(".")[-1].startswith(("running",)) else v)
-            for k, v in sd.items()}
-    supernet_extra = dict(sd)
-    supernet_extra["stage.0.0.Linear5x5.weight"] = torch.zeros(25, 25)
-    supernet_extra["stage.0.0.Linear3x3.weight"] = torch.zeros(9, 9)
-    return {
-        "flat": dict(sd),
-        "checkpoint.pth.tar": {"epoch": 3, "model": "pose_mobilenet", "state_dict": module,
-                               "best_state_dict": dict(sd), "perf": 0.5, "optimizer": {"state": {}}},
-        "state_dict-with-module": {"state_dict": module},
-        "module-prefix": module,
-        "fp16-1-prefix": fp16,
-        "module-then-1": {f"module.1.{k}": v for k, v in sd.items()},
-        "supernet-extras": supernet_extra,
-    }
-
-
 @pytest.mark.parametrize("name", ZOO)
 @pytest.mark.parametrize("joints", [14, 17])
-def test_official_checkpoint_forms_load_with_identical_outputs(name: str, joints: int, tmp_path: Path) -> None:
-    ref = _randomised(name, joints)
+def test_official_checkpoint_forms_load_with_identical_outputs(name: str, joints: int, tmp_path: Path,
+                                                               randomised: Randomised,
+                                                               official_forms: OfficialForms) -> None:
+    ref = randomised(name, joints)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         expected = ref(x)
-    for form, obj in _official_forms(ref.state_dict()).items():
+    for form, obj in official_forms(ref.state_dict(), "pose_mobilenet", supernet_extras=True).items():
         path = tmp_path / f"{form}.pth.tar"
         torch.save(obj, path)
         model = litepose.create_model(name, joints, weights=path).eval()
@@ -132,8 +104,8 @@ def test_non_weights_content_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_project_format_round_trip(name: str, tmp_path: Path) -> None:
-    ref = _randomised(name, 17)
+def test_project_format_round_trip(name: str, tmp_path: Path, randomised: Randomised) -> None:
+    ref = randomised(name, 17)
     path = save(ref, tmp_path / "model.pt", skeleton=COCO, meta={"epoch": 7, "ap": 0.5})
     loaded = load_checkpoint(path)
     assert loaded.skeleton == COCO and loaded.meta == {"epoch": 7, "ap": 0.5}
@@ -162,8 +134,8 @@ def test_load_of_official_file_explains_convert(tmp_path: Path) -> None:
         litepose.load(path)
 
 
-def test_load_weights_accepts_mapping() -> None:
-    ref = _randomised("litepose-xs", 14)
+def test_load_weights_accepts_mapping(randomised: Randomised) -> None:
+    ref = randomised("litepose-xs", 14)
     model = litepose.create_model("litepose-xs", 14)
     load_weights(model, {"state_dict": {f"module.{k}": v for k, v in ref.state_dict().items()}})
     for (k, a), b in zip(model.state_dict().items(), ref.state_dict().values(), strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from litepose.models.profile import profile_model
 from litepose.models.zoo import get_arch, get_spec
 
 HRNETS = litepose.list_models("higherhrnet")
+Randomised = Callable[[str, int], torch.nn.Module]  # fixtures of conftest.py
+OfficialForms = Callable[..., dict[str, object]]
 SMALL = [n for n in HRNETS if n.startswith("scaled-higherhrnet") and n != "scaled-higherhrnet-w24"]
 
 
@@ -197,42 +200,15 @@ def test_original_higherhrnet_params_match_the_paper(name: str, params: float) -
 # --------------------------------------------------------------------------------------------------
 # Checkpoints
 # --------------------------------------------------------------------------------------------------
-def _randomised(name: str, joints: int) -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = litepose.create_model(name, joints)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if v.is_floating_point():
-                v.copy_(torch.randn_like(v) * 0.1 + (1.0 if k.endswith(("running_var", ".weight")) and v.ndim == 1
-                                                     else 0.0))
-                if k.endswith("running_var"):
-                    v.abs_().add_(0.5)
-    return model.eval()
-
-
-def _official_forms(sd: dict[str, torch.Tensor]) -> dict[str, object]:
-    """What the LitePose repo's and the original HigherHRNet's dist_train.py/valid.py write and read."""
-    module = {f"module.{k}": v for k, v in sd.items()}
-    fp16 = {f"1.{k}": (v.half() if v.is_floating_point() and not k.split(".")[-1].startswith("running") else v)
-            for k, v in sd.items()}
-    return {
-        "flat": dict(sd),  # model_best.pth.tar, final_state.pth.tar, the released files
-        "checkpoint.pth.tar": {"epoch": 3, "model": "pose_higher_hrnet", "state_dict": module,
-                               "best_state_dict": dict(sd), "perf": 0.5, "optimizer": {"state": {}}},
-        "state_dict-with-module": {"state_dict": module},
-        "module-prefix": module,
-        "fp16-1-prefix": fp16,
-        "module-then-1": {f"module.1.{k}": v for k, v in sd.items()},
-    }
-
-
 @pytest.mark.parametrize(("name", "joints"), [*((n, j) for n in SMALL for j in (14, 17)), ("higherhrnet-w32", 17)])
-def test_official_checkpoint_forms_load_with_identical_outputs(name: str, joints: int, tmp_path: Path) -> None:
-    ref = _randomised(name, joints)
+def test_official_checkpoint_forms_load_with_identical_outputs(name: str, joints: int, tmp_path: Path,
+                                                               randomised: Randomised,
+                                                               official_forms: OfficialForms) -> None:
+    ref = randomised(name, joints)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         expected = ref(x)
-    for form, obj in _official_forms(ref.state_dict()).items():
+    for form, obj in official_forms(ref.state_dict(), "pose_higher_hrnet").items():
         path = tmp_path / f"{form}.pth.tar"
         torch.save(obj, path)
         model = litepose.create_model(name, joints, weights=path).eval()
@@ -245,8 +221,8 @@ def test_official_checkpoint_forms_load_with_identical_outputs(name: str, joints
 
 
 @pytest.mark.parametrize("name", HRNETS)
-def test_project_checkpoint_round_trip_records_the_family(name: str, tmp_path: Path) -> None:
-    ref = _randomised(name, 17)
+def test_project_checkpoint_round_trip_records_the_family(name: str, tmp_path: Path, randomised: Randomised) -> None:
+    ref = randomised(name, 17)
     path = save(ref, tmp_path / "m.pt", meta={"note": "x"})
     raw = torch.load(path, weights_only=True)
     assert raw["family"] == "higherhrnet" and raw["arch"]["family"] == "higherhrnet"
