@@ -34,12 +34,15 @@ random weights are enough for timing, and ``end2end`` output is what YOLO26 expo
     python -m venv /tmp/yolo && /tmp/yolo/bin/pip install ultralytics onnx
     /tmp/yolo/bin/python -c "from ultralytics import YOLO; YOLO('yolo26n-pose.yaml').export(format='onnx', imgsz=256)"
     # -> yolo26n-pose.onnx, output [1, 300, 57]; YOLO11n-pose: YOLO('yolo11n-pose.yaml').export(format='onnx',
-    #    imgsz=256, nms=True) gives the same output with NMS inside the graph
+    #    imgsz=256, nms=True) gives the same output with NMS inside the graph. Each export writes
+    #    yolo26n-pose.onnx: rename it (yolo26n-pose-384.onnx...) to compare several input sizes in one run;
+    #    the input size is read from the file, and the variants are named after the file.
 
 Run::
 
     .venv/bin/python benchmarks/bench_end_to_end.py --checkpoint /tmp/bench30/run/best.pt \\
-        --edge-model /tmp/edge/yolo26n-pose.onnx --edge-model /tmp/edge/yolo11n-pose.onnx
+        --calib /tmp/bench30/data/train-bench/images \\
+        --edge-model /tmp/edge/yolo26n-pose-256.onnx --edge-model /tmp/edge/yolo26n-pose-384.onnx ...
     .venv/bin/python benchmarks/bench_end_to_end.py --quick     # smoke run: XS at 64x64, fp32 only, few rounds
 
 ``--edge-model`` defaults to the paths in ``$LITEPOSE_EDGE_MODELS`` (``:``-separated), so
