@@ -101,7 +101,7 @@ def _openvino_runner(module: nn.Module, shapes: Sequence[Sequence[int]], threads
     import openvino as ov
 
     from litepose.export.onnx import DEFAULT_OPSET, onnx_bytes
-    from litepose.export.openvino_ir import cpu_capabilities
+    from litepose.export.openvino_ir import compile_ir, cpu_capabilities, set_inference_precision
 
     if precision not in OPENVINO_PRECISIONS:
         raise ValueError(f"OpenVINO precision must be one of {sorted(OPENVINO_PRECISIONS)}, got {precision!r}")
@@ -117,9 +117,8 @@ def _openvino_runner(module: nn.Module, shapes: Sequence[Sequence[int]], threads
     # A graph exported with dynamic height/width (reusable_options) is compiled for these shapes only:
     # the CPU plugin's static-shape kernels are the ones deployment runs.
     model.reshape({model.input(i).get_any_name(): ov.PartialShape(list(x.shape)) for i, x in enumerate(inputs)})
-    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads),
-              "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision]}
-    compiled = ov.Core().compile_model(model, "CPU", config)
+    set_inference_precision(model, OPENVINO_PRECISIONS[precision])
+    compiled = compile_ir(model, threads=threads)  # the same compile settings as deployment
     request = compiled.create_infer_request()
     feeds = [x.numpy() for x in inputs]
     yield (lambda: request.infer(feeds)), {"opset": opset, "precision": precision, "shapes": shape_kind}
