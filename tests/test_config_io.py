@@ -15,6 +15,7 @@ from litepose.config_io import (
     config_to_dict,
     dataclass_from_dict,
     load_yaml_config,
+    read_yaml,
     save_config,
 )
 
@@ -65,6 +66,15 @@ def test_errors_name_the_file_and_the_field(tmp_path: Path, text: str, needle: s
     with pytest.raises(ConfigError) as err:
         load_yaml_config(SearchConfig, path)
     assert needle in str(err.value) and str(path) in str(err.value)
+
+
+def test_read_yaml_names_the_file_on_every_failure(tmp_path: Path) -> None:
+    assert read_yaml(_yaml(tmp_path, "a: [1, 2]\n")) == {"a": [1, 2]}
+    bad = _yaml(tmp_path, "a: [1, 2\n")
+    with pytest.raises(ConfigError, match=rf"^{bad}: not valid YAML \(.*\)$"):
+        read_yaml(bad)
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        read_yaml(tmp_path / "nope.yaml")
 
 
 def test_overrides_are_typed_by_the_field_they_set() -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "config_to_yaml",
     "dataclass_from_dict",
     "load_yaml_config",
+    "read_yaml",
     "save_config",
 ]
 
@@ -284,14 +285,29 @@ def load_yaml_config(cls: type[T], path: str | Path | None = None, overrides: It
     """Read a YAML config of type ``cls`` strictly (``None``: all defaults) and apply ``--set`` overrides."""
     cfg = cls()
     if path is not None:
-        import yaml
-
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"config file {p} does not exist")
-        try:
-            raw = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
-        cfg = dataclass_from_dict(cls, raw, source=str(p))
+        cfg = dataclass_from_dict(cls, read_yaml(p), source=str(p))
     return apply_overrides(cfg, overrides)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The parsed content of a YAML file (safe loader), or one line naming the file and the first parse error.
+
+    Every YAML the project reads (configs, dataset and skeleton files, official experiment YAMLs) comes
+    through here, so malformed input is reported the same way everywhere.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConfigError: the text is not valid YAML.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} does not exist")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from litepose.config_io import read_yaml
+
 __all__ = [
     "COCO",
     "CROWDPOSE",
@@ -103,28 +105,54 @@ class Skeleton:
         if not isinstance(names, Sequence) or isinstance(names, str) or not names:
             raise ValueError(f"{source}: 'keypoint_names' must be a non-empty list of names")
         names = tuple(str(n) for n in names)
-        k = len(names)
-        if "flip_index" in raw:
-            flip = tuple(int(i) for i in raw["flip_index"])
-        elif "flip_pairs" in raw:
-            flip_list = list(range(k))
-            for pair in raw["flip_pairs"]:
-                a, b = (int(v) for v in pair)
-                flip_list[a], flip_list[b] = b, a
-            flip = tuple(flip_list)
-        else:
-            flip = infer_flip_index(names)
-        sigmas_raw = raw.get("oks_sigmas", raw.get("sigmas"))
-        sigmas = tuple(float(s) for s in sigmas_raw) if sigmas_raw is not None else default_sigmas(names)
-        limbs = tuple((int(a), int(b)) for a, b in raw.get("limbs", ()))
-        if "skeleton" in raw:  # COCO style: 1-based pairs
-            limbs += tuple((int(a) - 1, int(b) - 1) for a, b in raw["skeleton"])
-        order = tuple(int(i) for i in raw.get("group_order", range(k)))
-        anat = tuple(int(i) for i in raw.get("anatomical_order", ()))
+        fields = _skeleton_fields(raw, names, source)
         try:
-            return cls(str(raw.get("name", "custom")), names, flip, sigmas, limbs, order, anat)
+            return cls(str(raw.get("name", "custom")), names, *fields)
         except ValueError as err:
             raise ValueError(f"{source}: {err}") from None
+
+
+def _skeleton_fields(raw: Mapping[str, Any], names: tuple[str, ...], source: str) -> tuple[Any, ...]:
+    """flip_index, oks_sigmas, limbs, group_order and anatomical_order of a skeleton mapping, as tuples;
+    a value of the wrong shape (a number where a pair belongs, a joint index past the end) names its key."""
+    k = len(names)
+
+    def convert(key: str, make: Any) -> Any:
+        try:
+            return make(raw[key])
+        except (TypeError, ValueError, IndexError) as err:
+            raise ValueError(f"{source}: {key!r} is malformed ({err}): {raw[key]!r}") from None
+
+    def flip_from_pairs(pairs: Any) -> tuple[int, ...]:
+        flip_list = list(range(k))
+        for pair in pairs:
+            a, b = (int(v) for v in pair)
+            flip_list[a], flip_list[b] = b, a
+        return tuple(flip_list)
+
+    def int_pairs(pairs: Any, offset: int = 0) -> tuple[tuple[int, int], ...]:
+        return tuple((int(a) - offset, int(b) - offset) for a, b in pairs)
+
+    def ints(values: Any) -> tuple[int, ...]:
+        return tuple(int(i) for i in values)
+
+    def given(key: str) -> bool:  # a key set to null counts as left out
+        return raw.get(key) is not None
+
+    if given("flip_index"):
+        flip = convert("flip_index", ints)
+    elif given("flip_pairs"):
+        flip = convert("flip_pairs", flip_from_pairs)
+    else:
+        flip = infer_flip_index(names)
+    sigma_key = "oks_sigmas" if given("oks_sigmas") else "sigmas"
+    sigmas = convert(sigma_key, lambda v: tuple(float(s) for s in v)) if given(sigma_key) else default_sigmas(names)
+    limbs = convert("limbs", int_pairs) if given("limbs") else ()
+    if given("skeleton"):  # COCO style: 1-based pairs
+        limbs += convert("skeleton", lambda v: int_pairs(v, offset=1))
+    order = convert("group_order", ints) if given("group_order") else tuple(range(k))
+    anat = convert("anatomical_order", ints) if given("anatomical_order") else ()
+    return flip, sigmas, limbs, order, anat
 
 
 def infer_flip_index(names: Sequence[str]) -> tuple[int, ...]:
@@ -242,15 +270,13 @@ def load_skeleton(spec: str | Path | Mapping[str, Any]) -> Skeleton:
     path = Path(text)
     if not path.is_file():
         raise FileNotFoundError(f"skeleton {text!r}: not a built-in name ({list_skeletons()}) and no such file")
-    try:
-        if path.suffix.lower() == ".json":
+    if path.suffix.lower() == ".json":
+        try:
             raw = json.loads(path.read_text())
-        else:
-            import yaml
-
-            raw = yaml.safe_load(path.read_text())
-    except Exception as err:  # parse errors of either format
-        raise ValueError(f"{path}: cannot parse skeleton file: {err}") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+    else:
+        raw = read_yaml(path)
     if not isinstance(raw, Mapping):
         raise ValueError(f"{path}: a skeleton file must hold a mapping")
     if "categories" in raw:  # a COCO annotation file

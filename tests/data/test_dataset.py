@@ -403,6 +403,7 @@ def test_dataset_yaml_builtin_and_errors(tmp_path: Path) -> None:
         ("name: x\n", "at least one of 'train' and 'val'"),
         ("train: {ann_file: a.json, image_dir: im}\nskeleton: {keypoint_names: [a, b], colour: red}\n", "colour"),
         ("train: {ann_file: a.json, image_dir: im}\nskeleton: nosuch.yaml\n", "nosuch.yaml"),
+        ("train: {ann_file: a.json, image_dir: [im\n", "not valid YAML"),
     ]:
         p.write_text(text)
         with pytest.raises((ValueError, FileNotFoundError)) as err:

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from litepose.config_io import read_yaml
 from litepose.skeleton import Skeleton, list_skeletons, load_skeleton
 
 __all__ = ["DatasetConfig", "DatasetSplit", "load_dataset_config"]
@@ -73,10 +72,7 @@ def load_dataset_config(path: str | Path) -> DatasetConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: cannot parse YAML: {err}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, Mapping):
         raise ValueError(f"{path}: a dataset config must be a mapping with keys {list(_TOP_KEYS)}")
     _check_keys(raw, _TOP_KEYS, path, "")

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from litepose.config_io import read_yaml
 from litepose.models.families import FAMILIES, LITEPOSE_FAMILY, PoseNetwork, PoseSpec, build_network, spec_from_dict
 from litepose.models.higherhrnet import HIGHERHRNET_FAMILY, HIGHERHRNET_ZOO, HigherHRNetSpec
 from litepose.models.spec import ArchSpec
@@ -90,12 +91,7 @@ def _arch_json(path: Path) -> PoseSpec:
 
 def _official_experiment_spec(path: Path) -> HigherHRNetSpec:
     """The network of an official ``pose_higher_hrnet`` experiment YAML (``MODEL.EXTRA``, input size)."""
-    import yaml
-
-    try:
-        cfg: Any = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    cfg: Any = read_yaml(path)
     model = cfg.get("MODEL") if isinstance(cfg, Mapping) else None
     if not isinstance(model, Mapping) or model.get("NAME") != "pose_higher_hrnet" or "EXTRA" not in model:
         raise ValueError(f"{path}: not an official pose_higher_hrnet experiment YAML (MODEL.NAME "
