@@ -141,6 +141,12 @@ def test_error_on_rank0_only_stops_every_rank_with_one_message(tmp_path: Path,
     assert [p.name for p in out.iterdir()] == ["last.pt"]  # nothing written
 
 
+def test_a_config_error_every_rank_hits_is_printed_once(tmp_path: Path) -> None:
+    res = torchrun(["-m", "litepose", "train", "--set", "optim.lrr=1"], cwd=tmp_path)
+    assert "exitcode  : 2" in res.stderr, res.stderr[-3000:]
+    assert res.stderr.count("unknown key 'optim.lrr'") == 1, res.stderr[-3000:]
+
+
 def test_supernet_ranks_train_the_same_sub_networks(tmp_path: Path, tiny_overrides: Callable[..., list[str]]) -> None:
     # Each step's sub-network comes from (seed, step). With per-rank sampling (official) the parameters
     # would still agree (DDP averages the gradients), so the test records what every rank trained.

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from litepose import __version__
+from litepose.config_io import ConfigError
 
 # command name -> module; each module defines HELP, add_arguments(parser), run(args) -> int
 COMMANDS: dict[str, str] = {
@@ -80,14 +82,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 141
     except (CliError, OSError, ValueError, KeyError) as err:
-        print(f"litepose {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        if not _repeated_on_this_node(err):
+            print(f"litepose {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _repeated_on_this_node(err: Exception) -> bool:
+    """Whether another process of this torchrun node prints the same error, so this one stays quiet.
+
+    A config error (unknown key, bad value) follows from the command line alone, so every rank hits it
+    with the same line; only local rank 0 reports it. Anything else (a missing file, a busy GPU) may be
+    particular to a rank and is printed by every rank that meets it.
+    """
+    if not isinstance(err, ConfigError):
+        return False
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("LOCAL_RANK", "0")) != 0
+    except ValueError:  # a malformed launcher variable: report rather than guess
+        return False
 
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's final flush does not raise again."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
