@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,6 +62,10 @@ def test_single_branch_style_experiment_end_to_end(tmp_path: Path, tiny_data: Pa
         assert latency["openvino"]["settings"]["bn_folded"]
         assert rows[key]["exported_ms"] == min(exported.values())
         assert rows[key]["exported_backend"] == min(exported, key=exported.__getitem__)
+        # timed in a process of its own, malloc keeping freed memory, its log lines relayed here
+        timing = report["measurements"][key]["timing_process"]
+        assert timing["pid"] != os.getpid() and timing["malloc_keeps_freed_memory"] is True
+        assert any(ln.startswith(f"{key}: median") and "on openvino" in ln for ln in lines)
     assert json.loads((out / "archs" / "hr.json").read_text())["family"] == "higherhrnet"
     md = (out / "results.md").read_text()
     assert "| tiny HRNet | " in md and "onnxruntime ms @64 | openvino ms @64 |" in md

@@ -9,7 +9,7 @@ The output folder::
     OUT/runs/KEY/seedN/train/    the training run (config, metrics.csv, curves.png)
     OUT/runs/KEY/seedN/model.pt  the trained network (project checkpoint)
     OUT/runs/KEY/seedN/result.json   its AP (written last: a run without it is redone from scratch)
-    OUT/variants/KEY.json        params, MACs and latency of the variant (measured once)
+    OUT/variants/KEY.json        params, MACs and latency of the variant (measured once, in a fresh process)
     OUT/results.{md,csv,json}, OUT/plot.png     the report (:mod:`litepose.experiments.report`)
 
 A killed experiment continues, when the same command runs again, with the runs that have no
@@ -24,6 +24,11 @@ the config's ``model`` section and ``--minutes`` its time budget (or ``--epochs`
 A time budget is the paper's "same budget" but, on a machine other processes share, the same minutes
 buy very different numbers of steps (two 2-minute runs of one variant here: 11 and 165 steps);
 ``epochs`` gives every run the same work instead (with ``minutes`` as an upper bound, or none).
+
+Each variant is timed in a process of its own (spawned, with malloc keeping freed memory:
+:func:`litepose.export.timing.keep_freed_memory`): eager PyTorch's latency at 512² otherwise depends on
+what the process did before, and the first variant timed right after training measured 30 % faster
+than the same network timed in a process that had not trained.
 """
 
 from __future__ import annotations
@@ -386,6 +391,35 @@ def _time_exported(net: Any, backend: str, size: int, skeleton: Any, threads: in
                                     settings={"precision": runtime.metadata.precision, "bn_folded": True})
 
 
+def _measure_in_fresh_process(experiment: Experiment, variant: Variant, skeleton: Any, test_size: int,
+                              settings: ExperimentSettings, log: Log) -> dict[str, Any]:
+    """:func:`_measure_variant` in a spawned process that does nothing else (see the module notes)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        measured, lines = pool.submit(_measure_variant_steadily, experiment, variant, skeleton, test_size,
+                                      settings).result()
+    for line in lines:
+        log(line)
+    return measured
+
+
+def _measure_variant_steadily(experiment: Experiment, variant: Variant, skeleton: Any, test_size: int,
+                              settings: ExperimentSettings) -> tuple[dict[str, Any], list[str]]:
+    """The body of the timing process: malloc set to keep freed memory, then :func:`_measure_variant`;
+    its log lines are returned for the parent to print in order."""
+    import os
+
+    from litepose.export.timing import keep_freed_memory
+
+    kept = keep_freed_memory()
+    lines: list[str] = []
+    measured = _measure_variant(experiment, variant, skeleton, test_size, settings, lines.append)
+    measured["timing_process"] = {"pid": os.getpid(), "malloc_keeps_freed_memory": kept}
+    return measured, lines
+
+
 def _measure_variant(experiment: Experiment, variant: Variant, skeleton: Any, test_size: int,
                      settings: ExperimentSettings, log: Log) -> dict[str, Any]:
     """Params, MACs (paper convention and true) at the latency size and the test size, and latency at the
@@ -467,7 +501,7 @@ def run_experiment(experiment: Experiment, out: str | Path, settings: Experiment
                 skeleton = load_checkpoint(model_file).skeleton if model_file else None
                 skeleton = skeleton or _skeleton_of(cfg)
                 test_size = cfg.data.test_input_size or cfg.data.input_size or variant.spec.input_size
-                measured = _measure_variant(experiment, variant, skeleton, test_size, settings, log)
+                measured = _measure_in_fresh_process(experiment, variant, skeleton, test_size, settings, log)
                 atomic_write_json(paths.variant(variant.key), measured, indent=2)
 
     runs = {v.key: [RunResult.read(paths.result(v.key, s)) for s in range(recorded)

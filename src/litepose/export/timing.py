@@ -12,6 +12,15 @@ a measurement says nothing about the network, so it is flagged: :class:`CpuWait`
 pressure-stall counter (``/proc/pressure/cpu``) around the timed calls and gives the share of the
 time during which some runnable task was waiting for a CPU; above :data:`CONTENDED` (10 %) the
 result is :attr:`LatencyResult.contended`.
+
+Eager PyTorch on a CPU has a third source of spread: glibc's malloc. A 512² forward allocates
+activation buffers of several MB; glibc serves buffers that large with fresh ``mmap`` pages (or trims
+them off the heap's top) and hands them back to the OS when freed, so every call pays page faults,
+and how many depends on the heap the process built up before. The same 0.5 LitePose forward at
+512² took 57-60 ms in a process that had only built the network, 40-45 ms in one that had trained
+first, and 42 ms with malloc told to keep freed memory (:func:`keep_freed_memory`), whatever came
+before. A process that exists to time networks calls it first; onnxruntime and OpenVINO keep
+their own memory arenas and are not affected.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-__all__ = ["CONTENDED", "CpuWait", "LatencyResult", "cpu_model", "default_threads", "host_id", "package_versions",
+__all__ = ["CONTENDED", "CpuWait", "LatencyResult", "cpu_model", "default_threads", "host_id", "keep_freed_memory",
+           "package_versions",
            "time_calls"]
 
 MIN_REPEATS = 5  # the fewest timed calls a budget may stop at
@@ -159,6 +169,27 @@ class LatencyResult:
         return (f"median {self.median_ms:.2f} ms (IQR {self.spread_ms:.2f}, min {self.min_ms:.2f}, "
                 f"p90 {self.p90_ms:.2f}; {self.repeats} runs after {self.warmup} warm-up) on {self.backend}, "
                 f"{self.threads} thread{'s' if self.threads != 1 else ''}{f', {opts}' if opts else ''}{busy}")
+
+
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to keep freed memory in this process instead of returning it to the OS.
+
+    Buffers of up to 32 MB (glibc's limit) come from the heap rather than fresh ``mmap`` pages and the
+    heap is not trimmed, so repeated forwards reuse memory that is already mapped: latency no longer
+    depends on the process's history (see the module notes). The setting holds for the rest of the
+    process, so call it only in a process that exists to time networks.
+
+    Returns:
+        ``False`` where the C library has no ``mallopt`` (not glibc: macOS, musl), else ``True``.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h> parameter numbers
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
 
 
 def default_threads() -> int:
