@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -88,5 +89,5 @@ def test_missing_file_and_bad_json(tmp_path: Path) -> None:
         load_skeleton(tmp_path / "nope.yaml")
     path = tmp_path / "bad.json"
     path.write_text("{")
-    with pytest.raises(ValueError, match=rf"{path}: not valid JSON"):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: not valid JSON"):
         load_skeleton(path)

@@ -119,3 +119,15 @@ def test_report_files(tmp_path: Path) -> None:
     assert saved["ordering"] == report["ordering"] and len(saved["runs"]["w16"]) == 2
     image = cv2.imread(str(tmp_path / "plot.png"))
     assert image is not None and image.shape[0] > 300 and image.shape[1] > 800
+    assert "each variant in a fresh process." in md and "contended" not in md
+
+
+def test_a_contended_latency_is_marked_and_explained(tmp_path: Path) -> None:
+    fusion = get_experiment("fusion")
+    keys = [v.key for v in fusion.variants]
+    runs = {k: [_run(k, 0, 0.2)] for k in keys}
+    measured = {k: _measured(k, 4.0, 40.0) for k in keys}
+    measured[keys[1]]["latency"]["torch"]["contended"] = True
+    md = write_report(fusion, runs, measured, tmp_path, settings={"seeds": 1, "latency_repeats": 10}) and \
+        (tmp_path / "results.md").read_text()
+    assert md.count("40.0 (contended)") == 1 and "(contended): other processes competed for the cores" in md

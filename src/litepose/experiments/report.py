@@ -123,7 +123,9 @@ def _markdown(experiment: Experiment, rows: Sequence[Mapping[str, Any]], order: 
     lines += ["", f"AP: pycocotools COCOeval on the held-out set ({settings.get('val_ann')}), flip test; each run "
               f"trained {_budget(settings)} (seeds 0..{int(settings.get('seeds', 1)) - 1}); spread = half "
               f"the range over seeds. Latency: median of {settings.get('latency_repeats')} calls at batch 1, "
-              f"{size}x{size}, on this machine's CPU (contended: other processes competed for the cores). "
+              f"{size}x{size}, on this machine's CPU, each variant in a fresh process"
+              + ("; (contended): other processes competed for the cores while it was timed" if
+                 any(r["torch_contended"] for r in rows) else "") + ". "
               "The paper's AP is CrowdPose test after full training: compare orderings, not values.", ""]
     return "\n".join(lines)
 
