@@ -169,13 +169,13 @@ def plot_experiment(experiment: Experiment, rows: Sequence[Mapping[str, Any]], p
         ax_macs.errorbar(r["gmacs_paper"], r["ap_mean"], yerr=r["ap_spread"], fmt="o", capsize=4, color=colour)
         ax_macs.annotate(r["label"], (r["gmacs_paper"], r["ap_mean"]), textcoords="offset points", xytext=(5, 5),
                          fontsize=8)
-        for ms, marker, backend in ((r["torch_ms"], "o", "torch"), (r["exported_ms"], "s", r["exported_backend"])):
-            if ms is None:
-                continue
+        timed = [(ms, marker, backend) for ms, marker, backend in
+                 ((r["torch_ms"], "o", "torch"), (r["exported_ms"], "s", r["exported_backend"])) if ms is not None]
+        for n, (ms, marker, backend) in enumerate(timed):
+            # the variant is named once, in the legend; each point says its backend (long labels collided)
             ax_ms.errorbar(ms, r["ap_mean"], yerr=r["ap_spread"], fmt=marker, capsize=4, color=colour,
-                           mfc="none" if backend != "torch" else colour)
-            ax_ms.annotate(f"{r['label']} ({backend})", (ms, r["ap_mean"]), textcoords="offset points", xytext=(5, 5),
-                           fontsize=8)
+                           mfc="none" if backend != "torch" else colour, label=r["label"] if n == 0 else None)
+            ax_ms.annotate(backend, (ms, r["ap_mean"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
     size = rows[0]["latency_size"] if rows else "?"
     ax_macs.set_xlabel(f"GMACs (paper convention) at {size}x{size}")
     ax_ms.set_xlabel(f"latency (ms, batch 1, {size}x{size}, this CPU)")
@@ -183,7 +183,9 @@ def plot_experiment(experiment: Experiment, rows: Sequence[Mapping[str, Any]], p
         ax.set_ylabel("AP (mean ± spread over seeds)")
         ax.grid(alpha=0.3)
         ax.margins(x=0.25, y=0.2)
-    if not scored:
+    if scored:
+        ax_ms.legend(fontsize=8, loc="best")
+    else:
         for ax in (ax_macs, ax_ms):
             ax.text(0.5, 0.5, "no finished run", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(experiment.title)
