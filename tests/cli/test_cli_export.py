@@ -15,6 +15,7 @@ from litepose.models.checkpoint import save
 from litepose.models.litepose import LitePose
 from litepose.models.spec import ArchSpec, BlockSpec, StageSpec
 from litepose.runtime.metadata import ModelMetadata
+from litepose.runtime.sessions import openvino_core
 
 TINY = ArchSpec(16, tuple(StageSpec(c, s, (BlockSpec(2, 3),)) for c, s in ((16, 2), (24, 2), (32, 2), (48, 1))),
                 (16, 16, 16), 64, name="tiny")
@@ -199,8 +200,7 @@ def test_int8_export_reports_calibration_and_float_layers(files: dict[str, Path]
 
 
 def read_metadata_ir(path: Path) -> ModelMetadata:
-    import openvino as ov
 
     from litepose.export.openvino_ir import read_ir_metadata
 
-    return read_ir_metadata(ov.Core().read_model(path))
+    return read_ir_metadata(openvino_core().read_model(path))

@@ -21,6 +21,7 @@ from litepose.export.openvino_ir import compile_ir, inference_precision, read_ir
 from litepose.models.litepose import LitePose
 from litepose.runtime.backends import open_backend
 from litepose.runtime.metadata import METADATA_KEY, OPENVINO_RT_PATH, ModelMetadata
+from litepose.runtime.sessions import openvino_core
 from litepose.skeleton import get_skeleton
 
 
@@ -107,7 +108,7 @@ def test_openvino_precisions(coco_model: LitePose, tmp_path: Path, precision: st
     assert report.files == (xml, xml.with_suffix(".bin")) and all(f.is_file() for f in report.files)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin", "m.xml"]  # no temporary left
     assert report.verification.bound == bound and report.verification.worst <= bound
-    model = ov.Core().read_model(xml)
+    model = openvino_core().read_model(xml)
     meta = read_ir_metadata(model)
     assert meta == report.metadata and meta.precision == precision
     assert meta.extra["openvino_inference_precision"] == hint and inference_precision(model) == hint

@@ -19,6 +19,7 @@ from litepose.inference.predictor import Predictor
 from litepose.inference.preprocess import load_image, preprocess_numpy
 from litepose.models.litepose import LitePose
 from litepose.models.spec import ArchSpec, BlockSpec, StageSpec
+from litepose.runtime.sessions import openvino_core
 from litepose.skeleton import get_skeleton
 
 SIZE = 64
@@ -116,7 +117,7 @@ def test_kept_layers_are_float_in_both_int8_files(trained: tuple[LitePose, Path]
     # do the stem's (a conv with a bias is two OpenVINO operations, NAME/WithoutBiases and the bias Add NAME)
     export_model(model, tmp_path / "q.xml", format="openvino", precision="int8", calib=calib,
                  float_layers=("head", "stem"))
-    ov_model = ov.Core().read_model(tmp_path / "q.xml")
+    ov_model = openvino_core().read_model(tmp_path / "q.xml")
     fq = [op for op in ov_model.get_ops() if op.get_type_name() == "FakeQuantize"]
     int8_weights = [op for op in ov_model.get_ops() if op.get_type_name() == "Constant"
                     and op.get_element_type() == ov.Type.i8]
@@ -169,4 +170,4 @@ def test_int8_openvino_records_the_hint_it_was_verified_with(trained: tuple[Lite
     monkeypatch.setattr(openvino_ir, "cpu_capabilities", lambda: ("FP32", "INT8"))  # a CPU without bf16
     report = export_model(model, tmp_path / "q.xml", format="openvino", precision="int8", calib=ann.parent / "images")
     assert report.metadata.extra["openvino_inference_precision"] == "f32"
-    assert inference_precision(ov.Core().read_model(tmp_path / "q.xml")) == "f32"
+    assert inference_precision(openvino_core().read_model(tmp_path / "q.xml")) == "f32"

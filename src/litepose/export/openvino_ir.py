@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from litepose.runtime.metadata import OPENVINO_RT_PATH, ModelMetadata
+from litepose.runtime.sessions import openvino_core
 
 if TYPE_CHECKING:
     import onnx
@@ -60,9 +61,7 @@ def int8_inference_precision(capabilities: tuple[str, ...] | None = None) -> str
 
 def cpu_capabilities() -> tuple[str, ...]:
     """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU (``FP32``, ``BF16``, ``INT8``...)."""
-    import openvino as ov
-
-    return tuple(str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return tuple(str(c) for c in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
 def to_openvino(proto: onnx.ModelProto) -> ov.Model:
@@ -106,7 +105,7 @@ def compile_ir(model: ov.Model | str | os.PathLike[str], *, threads: int | None 
     ``threads`` inference threads and the latency performance hint."""
     import openvino as ov
 
-    core = ov.Core()
+    core = openvino_core()
     net = model if isinstance(model, ov.Model) else core.read_model(os.fspath(model))
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
     hint = inference_precision(net)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from litepose.runtime.metadata import METADATA_KEY, OPENVINO_RT_PATH, ModelMetadata
+from litepose.runtime.sessions import openvino_core
 
 if TYPE_CHECKING:
     import torch
@@ -229,10 +230,9 @@ class OpenVinoBackend:
         is_path = isinstance(model, str | os.PathLike)
         label = source or (os.fspath(model) if is_path else "OpenVINO model")
         try:
-            import openvino as ov
+            self._core = openvino_core()
         except ModuleNotFoundError:
             raise _missing_package("openvino", label) from None
-        self._core = ov.Core()
         if is_path:
             path = Path(model)
             if path.suffix.lower() == ".xml":

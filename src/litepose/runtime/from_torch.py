@@ -84,9 +84,11 @@ def module_backend(module: nn.Module, metadata: ModelMetadata, backend: str, *,
             from None
     if backend == "onnxruntime":
         return OnnxRuntimeBackend(data, threads=threads, metadata=metadata, source=name)
+    from litepose.runtime.sessions import openvino_core
+
     try:
-        import openvino as ov
+        core = openvino_core()
     except ModuleNotFoundError:
         raise ValueError(f"{name}: the openvino package is not installed (pip install 'litepose[openvino]')") \
             from None
-    return OpenVinoBackend(ov.Core().read_model(data), threads=threads, metadata=metadata, source=name)
+    return OpenVinoBackend(core.read_model(data), threads=threads, metadata=metadata, source=name)
