@@ -32,10 +32,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(MKDOCS) build --strict --site-dir $(SITE)
-	# One pytest process per test folder (then the own_process tests in their own): a single long-lived process
-	# crashed with SIGSEGV while starting a subprocess after ~800 tests had loaded torch, numba, onnxruntime,
-	# OpenVINO and NNCF (at two different tests; each folder alone passes) -- not yet diagnosed, see the issue notes
-	set -e; for folder in tests/test_*.py $(sort $(wildcard tests/*/)); do $(PY) -m pytest -q $$folder; done
+	$(PY) -m pytest -q
+	# the tests that need a fresh interpreter, in a second process
 	$(PY) -m pytest -q -m own_process
 
 # the user guide and API reference; --strict: a broken link or a docstring role naming nothing fails

@@ -249,9 +249,9 @@ class EdgeModel:
             self.input_name, shape = image.name, image.shape
             self.infer = lambda x: session.run(None, {self.input_name: x})[0]
         else:
-            import openvino as ov
+            from litepose.runtime.sessions import openvino_core
 
-            core = ov.Core()
+            core = openvino_core()  # one Core per process (see openvino_core)
             config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
                       "INFERENCE_PRECISION_HINT": precision}
             model = core.read_model(str(path))
@@ -314,9 +314,9 @@ class EdgeModel:
 
 
 def edge_variants(paths: list[Path], threads: int) -> list[Variant]:
-    import openvino as ov
+    from litepose.runtime.sessions import openvino_core
 
-    bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    bf16 = "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     variants = []
     for path in paths:
         for backend, precision in [("onnxruntime", "f32"), ("openvino", "f32")] + ([("openvino", "bf16")] if bf16
