@@ -232,3 +232,25 @@ def test_contended_measurements_are_retried_and_never_cached(space: SearchSpace,
     with pytest.warns(UserWarning, match="competed for the CPU during all 3 measurements"):
         assert other.predict_ms(spec, 5) == 70.0
     assert len(other.cache) == 0  # measured again next time
+
+
+def test_keep_freed_memory_sets_glibc_malloc_or_says_it_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+    import platform
+    import subprocess
+    import sys
+
+    # in a child: the setting holds for the rest of the process, and this one goes on running tests
+    probe = "from litepose.export.timing import keep_freed_memory; print(keep_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    expected = "True" if platform.libc_ver()[0] == "glibc" else "False"
+    assert out.returncode == 0 and out.stdout.strip() == expected, out.stderr[-2000:]
+
+    class NoMallopt:  # a C library without mallopt (macOS, musl)
+        def __init__(self, _name: object) -> None:
+            pass
+
+    monkeypatch.setattr(ctypes, "CDLL", NoMallopt)
+    from litepose.export.timing import keep_freed_memory
+
+    assert keep_freed_memory() is False
