@@ -314,9 +314,9 @@ class EdgeModel:
 
 
 def edge_variants(paths: list[Path], threads: int) -> list[Variant]:
-    from litepose.runtime.sessions import openvino_core
+    from litepose.export.openvino_ir import cpu_capabilities
 
-    bf16 = "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    bf16 = "BF16" in cpu_capabilities()
     variants = []
     for path in paths:
         for backend, precision in [("onnxruntime", "f32"), ("openvino", "f32")] + ([("openvino", "bf16")] if bf16

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from runtime_helpers import SIZE, padded
 
+from litepose.export.openvino_ir import cpu_capabilities
 from litepose.inference.predictor import PoseResult, Predictor
 from litepose.runtime.backends import (
     OnnxRuntimeBackend,
@@ -18,7 +19,6 @@ from litepose.runtime.backends import (
     open_backend,
     openvino_precision_hint,
 )
-from litepose.runtime.sessions import openvino_core
 
 # Same people: the same count of people, and every person who scores at least CONFIDENT has the same joint
 # positions within 1e-3 px and the same confidences and score within 1e-5 (measured: positions identical,
@@ -149,7 +149,7 @@ def test_openvino_runs_the_precision_the_file_names(trained: SimpleNamespace, ex
     assert hint == "f32" and warning is not None and "float32" in warning
     assert openvino_precision_hint("fp16", ["FP32", "FP16"]) == ("f32", None)  # fp16 weights, f32 arithmetic
     assert openvino_precision_hint("fp16", ["FP32", "FP16"], recorded="f16") == ("f16", None)
-    if "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+    if "BF16" in cpu_capabilities():
         path = tmp_path / "bf16.xml"
         export_model(trained.model, path, format="openvino", precision="bf16", input_size=SIZE)
         predictor = Predictor(path, flip_test=False)

@@ -17,10 +17,11 @@ Eager PyTorch on a CPU has a third source of spread: glibc's malloc. A 512² for
 activation buffers of several MB; glibc serves buffers that large with fresh ``mmap`` pages (or trims
 them off the heap's top) and hands them back to the OS when freed, so every call pays page faults,
 and how many depends on the heap the process built up before. The same 0.5 LitePose forward at
-512² took 57-59 ms in a process that had only built the network, 40-46 ms in one that had trained
-first, and 40-44 ms with malloc told to keep freed memory (:func:`keep_freed_memory`), whatever came
-before (2 threads, 2-core EPYC). A process that exists to time networks calls it first; onnxruntime and OpenVINO keep
-their own memory arenas and are not affected.
+512² took 57-60 ms in a process that had only built the network (12,141 minor page faults per
+forward), 40-46 ms in one that had trained first, and 40-44 ms with malloc told to keep freed memory
+(:func:`keep_freed_memory`; 0.1 page faults per forward), whatever came before (2 threads, 2-core
+EPYC). A process that exists to time networks calls it first; onnxruntime and OpenVINO keep their own
+memory arenas and are not affected.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ def openvino_core() -> Any:
     calling thread's signal stack (``sigaltstack``) for one of its own and, when destroyed, unmaps it and
     puts back the one it found. Two Cores freed in the order they were made leave the main thread's
     signal stack pointing at unmapped memory; the next signal a Python handler catches (Ctrl-C, a child's
-    SIGCHLD) then kills the process with SIGSEGV and no message (measured with OpenVINO 2025/2026: create
-    two Cores, use the CPU, delete the first then the second, send SIGUSR1). A single Core never is.
+    SIGCHLD) then kills the process with SIGSEGV and no message (seen with OpenVINO 2026.4: create two
+    Cores, use the CPU, delete the first then the second, send SIGUSR1). A single Core never is.
     """
     import openvino as ov
 
